@@ -1,0 +1,71 @@
+"""`scrapy crawl`, with a one-line error for bad arguments and an exit status that tells loss."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, NoReturn
+
+from scrapy.commands.crawl import Command as ScrapyCrawlCommand
+from scrapy.spiderloader import get_spider_loader
+
+from hubspider.arguments import ArgumentError
+from hubspider.losses import LOST_STAT
+
+if TYPE_CHECKING:
+    import argparse
+
+    from scrapy.crawler import Crawler
+
+EXIT_BAD_ARGUMENT = 2
+# 1 is what Scrapy returns when a crawl cannot start at all.
+EXIT_INCOMPLETE = 3
+
+
+class Command(ScrapyCrawlCommand):
+    def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        assert self.settings is not None
+        if opts.output or opts.overwrite_output:
+            # Scrapy adds -o/-O to the project's FEEDS; here they replace its default feed.
+            self.settings.set("FEEDS", {}, priority="cmdline")
+        super().process_options(args, opts)
+        if len(args) == 1:
+            self._check_arguments(args[0], opts.spargs)
+
+    def _check_arguments(self, spider_name: str, arguments: dict[str, str]) -> None:
+        """Stop on a bad argument before Scrapy starts, with one line on stderr."""
+        assert self.settings is not None
+        loader = get_spider_loader(self.settings)
+        try:
+            spidercls = loader.load(spider_name)
+        except KeyError:
+            _fail(f"no spider named {spider_name!r}; this project has: {', '.join(loader.list())}")
+        check_arguments = getattr(spidercls, "check_arguments", None)
+        if check_arguments is None:
+            return
+        try:
+            check_arguments(self.settings, arguments)
+        except ArgumentError as error:
+            _fail(str(error))
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        if len(args) != 1:
+            super().run(args, opts)
+            return
+        assert self.crawler_process
+        crawler = self._create_crawler(args[0])
+        self.crawler_process.crawl(crawler, **opts.spargs)
+        self.crawler_process.start()
+        if self.crawler_process.bootstrap_failed:
+            self.exitcode = 1
+        elif not _complete(crawler):
+            self.exitcode = EXIT_INCOMPLETE
+
+
+def _fail(message: str) -> NoReturn:
+    print(f"Error: {message}", file=sys.stderr)
+    sys.exit(EXIT_BAD_ARGUMENT)
+
+
+def _complete(crawler: Crawler) -> bool:
+    stats = crawler.stats
+    return stats.get_value(LOST_STAT, 0) == 0 and stats.get_value("finish_reason") == "finished"

@@ -1,0 +1,62 @@
+"""Scrapy's item exporters, taught to write the records of a ``DigestRecords`` one by one.
+
+Registered for every built-in format in ``settings.FEED_EXPORTERS``, so `-O x.jsonl`,
+`x.csv`, `x.json`, `x.xml` and the rest write one entry per digest record.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scrapy.exporters import (
+    CsvItemExporter,
+    JsonItemExporter,
+    JsonLinesItemExporter,
+    MarshalItemExporter,
+    PickleItemExporter,
+    XmlItemExporter,
+)
+from scrapy.utils.python import to_bytes
+
+from hubspider.items import DigestRecords
+
+
+class RecordsExporterMixin:
+    def export_item(self, item: Any) -> None:
+        if isinstance(item, DigestRecords):
+            for record in item.records:
+                super().export_item(record)  # type: ignore[misc]
+        else:
+            super().export_item(item)  # type: ignore[misc]
+
+
+class JsonLinesExporter(RecordsExporterMixin, JsonLinesItemExporter):
+    def export_item(self, item: Any) -> None:
+        # Records are plain JSON values already: encoding them directly skips the
+        # per-field serialisation that dominates export time, unless fields are chosen.
+        if isinstance(item, DigestRecords) and self.fields_to_export is None:
+            encode = self.encoder.encode
+            lines = "".join([encode(record) + "\n" for record in item.records])
+            self.file.write(to_bytes(lines, self.encoding))
+        else:
+            super().export_item(item)
+
+
+class JsonExporter(RecordsExporterMixin, JsonItemExporter):
+    pass
+
+
+class CsvExporter(RecordsExporterMixin, CsvItemExporter):
+    pass
+
+
+class XmlExporter(RecordsExporterMixin, XmlItemExporter):
+    pass
+
+
+class PickleExporter(RecordsExporterMixin, PickleItemExporter):
+    pass
+
+
+class MarshalExporter(RecordsExporterMixin, MarshalItemExporter):
+    pass

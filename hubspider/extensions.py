@@ -1,0 +1,73 @@
+"""The crawl's closing report: what was exported and, by name, everything that was lost."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from scrapy import Spider, signals
+
+from hubspider.items import DigestRecords
+from hubspider.losses import LOST_STAT, data_lost, report_loss
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+    from twisted.python.failure import Failure
+
+logger = logging.getLogger(__name__)
+
+
+class CrawlReport:
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.losses: list[tuple[str, str, str]] = []
+        crawler.signals.connect(self.item_scraped, signal=signals.item_scraped)
+        crawler.signals.connect(self.item_error, signal=signals.item_error)
+        crawler.signals.connect(self.spider_error, signal=signals.spider_error)
+        crawler.signals.connect(self.data_lost, signal=data_lost)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler)
+
+    def item_scraped(self, item: Any) -> None:
+        if isinstance(item, DigestRecords):
+            self.stats.inc_value("hubspider/records/exported", len(item.records))
+
+    def item_error(self, item: Any, response: Response | None, failure: Failure) -> None:
+        report_loss(self.crawler, "item", repr(item), f"pipeline error: {failure.getErrorMessage()}")
+
+    def spider_error(self, failure: Failure, response: Response, spider: Spider) -> None:
+        report_loss(self.crawler, "page", response.url, f"spider error: {failure.getErrorMessage()}")
+
+    def data_lost(self, kind: str, what: str, reason: str) -> None:
+        self.losses.append((kind, what, reason))
+
+    def spider_closed(self, reason: str) -> None:
+        stats = self.stats
+        exported = stats.get_value("hubspider/records/exported", 0)
+        logger.info(
+            "Exported %d digest records from %d tags (%d pages); %d duplicate records dropped; "
+            "skipped %d non-platform images, %d images and %d tags without a digest",
+            exported,
+            stats.get_value("hubspider/tags/received", 0),
+            stats.get_value("hubspider/pages", 0),
+            stats.get_value("hubspider/records/duplicate", 0),
+            stats.get_value("hubspider/skipped/not_a_platform", 0),
+            stats.get_value("hubspider/skipped/image_without_digest", 0),
+            stats.get_value("hubspider/skipped/tag_without_digest", 0),
+        )
+        if self.losses:
+            lines = "\n".join(f"  {kind} {what}: {why}" for kind, what, why in self.losses)
+            logger.error(
+                "The crawl lost data (%d losses); the export is incomplete:\n%s",
+                stats.get_value(LOST_STAT, 0),
+                lines,
+            )
+        if reason != "finished":
+            logger.error("The crawl did not finish (%s); the export is incomplete", reason)

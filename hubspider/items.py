@@ -1,0 +1,51 @@
+"""What crosses the engine.
+
+A crawl yields hundreds of thousands of digest records, and every object that crosses
+Scrapy's engine costs about 170 microseconds (``../shared/perf-notes.md``). So one tags
+page, not one tag or one record, is the unit that travels through the pipelines: a
+``TagPage`` in, a ``DigestRecords`` out, and the feed exporters write its records one by
+one. ``TagItem`` and ``DigestRecord`` declare the schema of each element.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hubspider.schemas import JsonSchemaItem, load_schema
+
+
+class TagItem(JsonSchemaItem):
+    """One tag as the Hub API gives it."""
+
+    jsonschema = load_schema("tag.json")
+
+
+class DigestRecord(JsonSchemaItem):
+    """One exported record: a digest and the official image, tag and platform it is."""
+
+    jsonschema = load_schema("digest_record.json")
+
+
+@dataclass(slots=True)
+class TagPage:
+    """The tags of one page of one repository's tag listing."""
+
+    namespace: str
+    repository: str
+    url: str
+    tags: list[dict[str, Any]] = field(repr=False)
+
+    def __repr__(self) -> str:
+        return f"<TagPage {self.namespace}/{self.repository} {len(self.tags)} tags from {self.url}>"
+
+
+@dataclass(slots=True)
+class DigestRecords:
+    """The digest records of one tags page, each shaped as a ``DigestRecord``."""
+
+    url: str
+    records: list[dict[str, Any]] = field(repr=False)
+
+    def __repr__(self) -> str:
+        return f"<DigestRecords {len(self.records)} records from {self.url}>"

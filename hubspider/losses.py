@@ -1,0 +1,24 @@
+"""Lost data is counted where it happens and named again in the crawl's final log."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
+
+#: Signal sent for every piece of data a crawl could not get: kind, what, reason.
+data_lost = object()
+
+LOST_STAT = "hubspider/lost"
+
+
+def report_loss(crawler: Crawler, kind: str, what: str, reason: str, level: int = logging.ERROR) -> None:
+    """Count a lost page, repository or tag, log it, and tell the crawl report."""
+    crawler.stats.inc_value(LOST_STAT)
+    crawler.stats.inc_value(f"{LOST_STAT}/{kind}")
+    logger.log(level, "Lost %s %s: %s", kind, what, reason)
+    crawler.signals.send_catch_log(data_lost, kind=kind, what=what, reason=reason)

@@ -1,0 +1,7 @@
+"""One pipeline per concern, ordered in settings.ITEM_PIPELINES: validate, explode, dedupe."""
+
+from hubspider.pipelines.dedupe import DedupePipeline
+from hubspider.pipelines.explode import ExplodePipeline
+from hubspider.pipelines.validate import ValidatePipeline
+
+__all__ = ["DedupePipeline", "ExplodePipeline", "ValidatePipeline"]

@@ -1,0 +1,49 @@
+"""Turn each page of tags into the digest records of its tags."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from hubspider.items import DigestRecords, TagPage
+from hubspider.records import tag_records
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from scrapy.crawler import Crawler
+
+
+def crawl_started_at(crawler: Crawler) -> str:
+    """The `seen_at` of every record of this crawl: when its spider was created."""
+    started: datetime = getattr(crawler.spider, "started_at", None) or datetime.now(UTC)
+    return started.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class ExplodePipeline:
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.seen_at = ""
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler)
+
+    def open_spider(self) -> None:
+        self.seen_at = crawl_started_at(self.crawler)
+
+    def process_item(self, item: Any) -> Any:
+        if not isinstance(item, TagPage):
+            return item
+        skipped: Counter[str] = Counter()
+        records = [
+            record
+            for tag in item.tags
+            for record in tag_records(tag, item.namespace, item.repository, self.seen_at, skipped)
+        ]
+        for reason, count in skipped.items():
+            self.stats.inc_value(f"hubspider/skipped/{reason}", count)
+        self.stats.inc_value("hubspider/records/produced", len(records))
+        return DigestRecords(item.url, records)

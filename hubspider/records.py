@@ -1,0 +1,94 @@
+"""The rules that turn one Hub tag into digest records."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections import Counter
+
+INDEX_MEDIA_TYPES = frozenset(
+    {
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+    }
+)
+
+
+def image_reference(namespace: str, repository: str, tag: str) -> str:
+    """The reference the docker CLI takes: `alpine:3.20`, `bitnami/redis:7`."""
+    if namespace == "library":
+        return f"{repository}:{tag}"
+    return f"{namespace}/{repository}:{tag}"
+
+
+def tag_records(
+    tag: dict[str, Any], namespace: str, repository: str, seen_at: str, skipped: Counter[str]
+) -> list[dict[str, Any]]:
+    """One record per platform image with a digest, plus the tag's own digest if it is an index.
+
+    Images that are not platform images (attestations, whose os or architecture is `unknown`)
+    and images without a digest give no record; `skipped` counts them by reason.
+    """
+    name = tag["name"]
+    tag_digest = tag.get("digest")
+    media_type = tag.get("media_type")
+    image = image_reference(namespace, repository, name)
+    records = []
+    image_digests = set()
+    for entry in tag["images"]:
+        digest = entry.get("digest")
+        image_digests.add(digest)
+        os = entry.get("os")
+        architecture = entry.get("architecture")
+        if os == "unknown" or architecture == "unknown" or not os or not architecture:
+            skipped["not_a_platform"] += 1
+            continue
+        if digest is None:
+            skipped["image_without_digest"] += 1
+            continue
+        variant = entry.get("variant") or None
+        records.append(
+            {
+                "digest": digest,
+                "namespace": namespace,
+                "repository": repository,
+                "tag": name,
+                "image": image,
+                "platform": f"{os}/{architecture}/{variant}" if variant else f"{os}/{architecture}",
+                "kind": "image",
+                "os": os,
+                "architecture": architecture,
+                "variant": variant,
+                "os_version": entry.get("os_version") or None,
+                "tag_digest": tag_digest,
+                "media_type": media_type,
+                "size": entry.get("size"),
+                "last_pushed": entry.get("last_pushed"),
+                "seen_at": seen_at,
+            }
+        )
+    if tag_digest is None:
+        skipped["tag_without_digest"] += 1
+    elif tag_digest not in image_digests:
+        records.append(
+            {
+                "digest": tag_digest,
+                "namespace": namespace,
+                "repository": repository,
+                "tag": name,
+                "image": image,
+                "platform": None,
+                "kind": "index" if media_type in INDEX_MEDIA_TYPES else "image",
+                "os": None,
+                "architecture": None,
+                "variant": None,
+                "os_version": None,
+                "tag_digest": tag_digest,
+                "media_type": media_type,
+                "size": None,
+                "last_pushed": tag.get("tag_last_pushed"),
+                "seen_at": seen_at,
+            }
+        )
+    return records

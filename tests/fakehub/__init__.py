@@ -1,0 +1,6 @@
+"""The project's own Docker Hub emulator, for tests and benchmarks."""
+
+from .data import Hub, make_hub
+from .server import HubServer
+
+__all__ = ["Hub", "HubServer", "make_hub"]

@@ -1,0 +1,449 @@
+"""Deterministic Hub-shaped data, and the records a correct crawl of it must export.
+
+The data is generated from a model of builds (one pushed manifest or index with its
+platform images) and the tags that point to them; the API JSON and the ground truth
+are both derived from that model, independently of the spider's code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from typing import Any
+
+INDEX_MEDIA_TYPES = (
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+)
+MANIFEST_MEDIA_TYPES = (
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+)
+
+LINUX_ALL = (
+    ("linux", "amd64", None),
+    ("linux", "arm", "v6"),
+    ("linux", "arm", "v7"),
+    ("linux", "arm64", "v8"),
+    ("linux", "386", None),
+    ("linux", "ppc64le", None),
+    ("linux", "riscv64", None),
+    ("linux", "s390x", None),
+)
+LINUX_UBUNTU = (
+    ("linux", "amd64", None),
+    ("linux", "arm", "v7"),
+    ("linux", "arm64", "v8"),
+    ("linux", "ppc64le", None),
+    ("linux", "riscv64", None),
+    ("linux", "s390x", None),
+)
+LINUX_COMMON = (("linux", "amd64", None), ("linux", "arm64", "v8"))
+LINUX_AMD64 = (("linux", "amd64", None),)
+WINDOWS_VERSIONS = {"ltsc2022": "10.0.20348.2762", "1809": "10.0.17763.6414"}
+
+OFFICIAL_NAMES = tuple(
+    """
+    adminer aerospike almalinux alpine alt amazoncorretto amazonlinux api-firewall arangodb
+    archlinux backdrop bash bonita buildpack-deps busybox caddy cassandra chronograf cirros
+    clearlinux clefos clickhouse clojure composer convertigo couchbase couchdb crate dart
+    debian docker drupal eclipse-mosquitto eclipse-temurin eggdrop elasticsearch elixir emqx
+    erlang fedora flink fluentd friendica gazebo gcc geonetwork ghost golang gradle groovy
+    haproxy haskell haxe hello-world hitch httpd hylang ibm-semeru-runtimes ibmjava influxdb
+    irssi jetty joomla jruby julia kapacitor kibana kong krakend lightstreamer liquibase
+    logstash mageia mariadb matomo maven mediawiki memcached mongo mongo-express mono mysql
+    nats neo4j neurodebian nextcloud nginx node notary odoo open-liberty oraclelinux orientdb
+    percona perl photon php php-zendserver phpmyadmin plone postfixadmin postgres python
+    r-base rabbitmq rakudo-star redis redmine registry rethinkdb rocket.chat rockylinux ros
+    ruby rust sapmachine satosa silverpeas sl solr sonarqube spiped storm swift swipl
+    teamspeak telegraf tomcat tomee traefik ubuntu unit varnish websphere-liberty wordpress
+    xwiki yourls znc zookeeper
+    """.split()
+)
+WINDOWS_REPOSITORIES = frozenset(
+    """
+    docker golang haproxy influxdb mongo node open-liberty php python ruby rust sapmachine
+    telegraf traefik websphere-liberty
+    """.split()
+)
+OTHER_NAMESPACE = "bitnami"
+OTHER_NAMESPACE_NAMES = ("nginx", "postgresql", "redis")
+# Kept in even the smallest hub, so that tests can name them.
+EDGE_CASE_REPOSITORIES = ("alpine", "python", "rust")
+EPOCH = datetime(2026, 11, 1, tzinfo=UTC)
+# The tag at this position of a drifting repository is served again as the next one,
+# as when a tag is pushed between two page requests of an offset-paged listing.
+DRIFT_POSITION = 99
+
+
+def _digest(*parts: object) -> str:
+    return "sha256:" + hashlib.sha256("/".join(map(str, parts)).encode()).hexdigest()
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    os: str
+    architecture: str
+    variant: str | None
+    os_version: str | None
+    digest: str | None
+    size: int
+    last_pushed: str
+
+    @property
+    def is_platform(self) -> bool:
+        return self.digest is not None and "unknown" not in (self.os, self.architecture)
+
+    @property
+    def platform(self) -> str:
+        parts = (self.os, self.architecture, self.variant)
+        return "/".join(part for part in parts if part)
+
+    def api(self) -> dict[str, Any]:
+        return {
+            "architecture": self.architecture,
+            "features": "",
+            "variant": self.variant,
+            "digest": self.digest,
+            "os": self.os,
+            "os_features": "",
+            "os_version": self.os_version,
+            "size": self.size,
+            "status": "active",
+            "last_pulled": _iso(EPOCH + timedelta(days=20)),
+            "last_pushed": self.last_pushed,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Build:
+    """One push: the manifest or index a tag points to, and its platform images."""
+
+    digest: str | None
+    media_type: str
+    images: tuple[Image, ...]
+    pushed: str
+
+    @property
+    def full_size(self) -> int:
+        if self.digest is None:
+            return 0
+        return max((image.size for image in self.images), default=0)
+
+
+@dataclass
+class Tag:
+    namespace: str
+    repository: str
+    repository_id: int
+    name: str
+    tag_id: int
+    build: Build
+    last_updated: str
+
+    @cached_property
+    def json(self) -> bytes:
+        return json.dumps(self.api(), separators=(",", ":")).encode()
+
+    def api(self) -> dict[str, Any]:
+        tag: dict[str, Any] = {
+            "creator": 7,
+            "id": self.tag_id,
+            "images": [image.api() for image in self.build.images],
+            "last_updated": self.last_updated,
+            "last_updater": 1156886,
+            "last_updater_username": "doijanky",
+            "name": self.name,
+            "repository": self.repository_id,
+            "full_size": self.build.full_size,
+            "v2": True,
+            "tag_status": "active",
+            "tag_last_pulled": _iso(EPOCH + timedelta(days=20)),
+            "tag_last_pushed": self.build.pushed,
+            "media_type": self.build.media_type,
+            "content_type": "image",
+            "digest": self.build.digest,
+        }
+        if self.build.digest is None:
+            del tag["digest"]  # Hub omits the key, as for library/rust 1.44.0-slim
+        return tag
+
+    def expected_records(self) -> list[dict[str, Any]]:
+        """The digest records this tag must give, by the record contract."""
+        build = self.build
+        image_ref = (
+            f"{self.repository}:{self.name}"
+            if self.namespace == "library"
+            else f"{self.namespace}/{self.repository}:{self.name}"
+        )
+        common = {
+            "namespace": self.namespace,
+            "repository": self.repository,
+            "tag": self.name,
+            "image": image_ref,
+        }
+        records = []
+        platform_digests = set()
+        for image in build.images:
+            if not image.is_platform:
+                continue
+            platform_digests.add(image.digest)
+            records.append(
+                common
+                | {
+                    "digest": image.digest,
+                    "platform": image.platform,
+                    "kind": "image",
+                    "os": image.os,
+                    "architecture": image.architecture,
+                    "variant": image.variant,
+                    "os_version": image.os_version,
+                    "tag_digest": build.digest,
+                    "media_type": build.media_type,
+                    "size": image.size,
+                    "last_pushed": image.last_pushed,
+                }
+            )
+        all_image_digests = {image.digest for image in build.images}
+        if build.digest is not None and build.digest not in all_image_digests:
+            records.append(
+                common
+                | {
+                    "digest": build.digest,
+                    "platform": None,
+                    "kind": "index" if build.media_type in INDEX_MEDIA_TYPES else "image",
+                    "os": None,
+                    "architecture": None,
+                    "variant": None,
+                    "os_version": None,
+                    "tag_digest": build.digest,
+                    "media_type": build.media_type,
+                    "size": None,
+                    "last_pushed": build.pushed,
+                }
+            )
+        return records
+
+
+@dataclass(slots=True)
+class Repository:
+    namespace: str
+    name: str
+    repository_id: int
+    # Newest first, as served for ordering=last_updated; may hold a drift duplicate.
+    tags: list[Tag] = field(default_factory=list)
+
+    @property
+    def unique_tags(self) -> list[Tag]:
+        seen: set[int] = set()
+        unique = []
+        for tag in self.tags:
+            if tag.tag_id not in seen:
+                seen.add(tag.tag_id)
+                unique.append(tag)
+        return unique
+
+    def api(self) -> dict[str, Any]:
+        updated = self.tags[0].last_updated if self.tags else _iso(EPOCH)
+        return {
+            "name": self.name,
+            "namespace": self.namespace,
+            "repository_type": "image",
+            "status": 1,
+            "status_description": "active",
+            "description": f"Official build of {self.name}.",
+            "is_private": False,
+            "star_count": 100 + self.repository_id % 997,
+            "pull_count": 1_000_000 * (1 + self.repository_id % 89),
+            "last_updated": updated,
+            "last_modified": updated,
+            "date_registered": "2014-06-05T19:14:51.441071Z",
+            "affiliation": "",
+            "media_types": sorted({tag.build.media_type for tag in self.tags}),
+            "content_types": ["image"] if self.tags else [],
+            "categories": [{"name": "Operating systems", "slug": "operating-systems"}],
+            "storage_size": sum(tag.build.full_size for tag in self.unique_tags),
+        }
+
+
+@dataclass(slots=True)
+class Hub:
+    namespaces: dict[str, dict[str, Repository]]
+
+    def repository(self, namespace: str, name: str) -> Repository | None:
+        return self.namespaces.get(namespace, {}).get(name)
+
+    def expected_records(
+        self, namespace: str = "library", repositories: list[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Every record a complete crawl of `namespace` (or of some repositories) exports."""
+        selected = self.namespaces.get(namespace, {})
+        names = repositories if repositories is not None else list(selected)
+        return [
+            record
+            for name in names
+            for tag in selected[name].unique_tags
+            for record in tag.expected_records()
+        ]
+
+    @property
+    def tag_count(self) -> int:
+        return sum(len(r.unique_tags) for repos in self.namespaces.values() for r in repos.values())
+
+
+class _Generator:
+    def __init__(self, seed: int) -> None:
+        self.random = random.Random(seed)
+        self.next_tag_id = 1_000_000
+        self.next_repository_id = 1
+
+    def namespace(self, name: str, repo_names: list[str], tag_counts: list[int]) -> dict[str, Repository]:
+        repositories = {}
+        multi_page = 0
+        for repo_name, count in zip(repo_names, tag_counts, strict=True):
+            repository = Repository(name, repo_name, self.next_repository_id)
+            self.next_repository_id += 1
+            repository.tags = self.tags(repository, count)
+            if len(repository.tags) > DRIFT_POSITION + 1:
+                if multi_page % 7 == 0:
+                    repository.tags.insert(DRIFT_POSITION + 1, repository.tags[DRIFT_POSITION])
+                multi_page += 1
+            repositories[repo_name] = repository
+        return dict(sorted(repositories.items()))
+
+    def tags(self, repository: Repository, count: int) -> list[Tag]:
+        suffixes = [""]
+        if repository.name in WINDOWS_REPOSITORIES:
+            suffixes += ["-windowsservercore-ltsc2022", "-nanoserver-1809"]
+        suffixes += ["-slim", "-alpine"][: self.random.randint(0, 2)]
+        tags: list[Tag] = []
+        moment = EPOCH - timedelta(minutes=self.random.randint(0, 600))
+        version_names = self._versions()
+        while len(tags) < count:
+            aliases_by_version = next(version_names)
+            for suffix in suffixes:
+                if len(tags) >= count:
+                    break
+                moment -= timedelta(minutes=self.random.randint(1, 300))
+                build = self.build(repository, aliases_by_version[0] + suffix, suffix, moment, len(tags))
+                for alias in aliases_by_version[: count - len(tags)]:
+                    tags.append(
+                        Tag(
+                            namespace=repository.namespace,
+                            repository=repository.name,
+                            repository_id=repository.repository_id,
+                            name=alias + suffix if alias != "latest" or not suffix else suffix[1:],
+                            tag_id=self.next_tag_id,
+                            build=build,
+                            last_updated=_iso(moment),
+                        )
+                    )
+                    self.next_tag_id += 1
+        return tags
+
+    def _versions(self):
+        """Version tags newest first, each with the alias names that point to it."""
+        newest_minor: set[tuple[int, int]] = set()
+        newest_major: set[int] = set()
+        first = True
+        for major in range(40, 0, -1):
+            for minor in range(24, -1, -1):
+                for patch in range(9, -1, -1):
+                    aliases = [f"{major}.{minor}.{patch}"]
+                    if (major, minor) not in newest_minor:
+                        newest_minor.add((major, minor))
+                        aliases.append(f"{major}.{minor}")
+                    if major not in newest_major:
+                        newest_major.add(major)
+                        aliases.append(f"{major}")
+                    if first:
+                        aliases.append("latest")
+                        first = False
+                    yield aliases
+        raise RuntimeError("ran out of version names")
+
+    def build(self, repository: Repository, name: str, suffix: str, moment: datetime, position: int) -> Build:
+        rng = self.random
+        pushed = _iso(moment)
+        key = (repository.namespace, repository.name, name)
+        if "windows" in suffix or "nanoserver" in suffix:
+            os_version = WINDOWS_VERSIONS["ltsc2022" if "ltsc2022" in suffix else "1809"]
+            platforms = [("windows", "amd64", None, os_version)]
+        else:
+            choice = rng.random()
+            if choice < 0.12:
+                platform_set = LINUX_AMD64
+            elif choice < 0.45:
+                platform_set = LINUX_COMMON
+            elif choice < 0.75:
+                platform_set = LINUX_UBUNTU
+            else:
+                platform_set = LINUX_ALL
+            platforms = [(*p, None) for p in platform_set]
+        images = [
+            Image(
+                os,
+                arch,
+                variant,
+                os_version,
+                _digest(*key, os, arch, variant),
+                rng.randint(2_000_000, 400_000_000),
+                pushed,
+            )
+            for os, arch, variant, os_version in platforms
+        ]
+        if len(images) == 1 and platforms[0][0] == "linux" and rng.random() < 0.6:
+            # A single-platform tag: the tag digest is its one image's manifest.
+            return Build(images[0].digest, rng.choice(MANIFEST_MEDIA_TYPES), tuple(images), pushed)
+        if rng.random() < 0.15:
+            images.append(
+                Image("unknown", "unknown", None, None, _digest(*key, "attestation"), 1_024, pushed)
+            )
+        old = position > 40
+        if old and rng.random() < 0.04:
+            first = images[0]
+            images[0] = Image(
+                first.os, first.architecture, first.variant, first.os_version, None, first.size, pushed
+            )
+        if old and rng.random() < 0.02:
+            images = []
+        digest: str | None = _digest(*key, "index")
+        if old and rng.random() < 0.03:
+            digest = None
+        return Build(digest, rng.choice(INDEX_MEDIA_TYPES), tuple(images), pushed)
+
+
+def _tag_counts(total: int, names: list[str], rng: random.Random) -> list[int]:
+    """A heavy tail, as real official repositories keep thousands of old tags; some are empty."""
+    weights = [1 / (i + 1) ** 1.05 for i in range(len(names))]
+    rng.shuffle(weights)
+    for i, name in enumerate(names):
+        if i % 40 == 7 and name not in EDGE_CASE_REPOSITORIES:
+            weights[i] = 0.0
+    scale = total / sum(weights)
+    counts = [int(w * scale) for w in weights]
+    counts[weights.index(max(weights))] += total - sum(counts)
+    return counts
+
+
+def make_hub(repositories: int = 12, tags: int = 1_500, seed: int = 0) -> Hub:
+    """Build a hub: `repositories` in `library` sharing `tags` tags, plus a small `bitnami`."""
+    generator = _Generator(seed)
+    names = list(OFFICIAL_NAMES[:repositories])
+    names += [f"official-{i:03d}" for i in range(len(names), repositories)]
+    for must in EDGE_CASE_REPOSITORIES:
+        if must not in names and len(names) >= len(EDGE_CASE_REPOSITORIES):
+            names[names.index(next(n for n in names if n not in EDGE_CASE_REPOSITORIES))] = must
+    names.sort()
+    library = generator.namespace("library", names, _tag_counts(tags, names, random.Random(seed)))
+    other_counts = [max(1, tags // 200), max(1, tags // 40), 0]
+    bitnami = generator.namespace(OTHER_NAMESPACE, list(OTHER_NAMESPACE_NAMES), other_counts)
+    return Hub({"library": library, OTHER_NAMESPACE: bitnami})
