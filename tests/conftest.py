@@ -1,0 +1,103 @@
+"""Shared fixtures: stored Hub responses, the emulator, and `scrapy crawl` run for real."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from scrapy import Request
+from scrapy.http import TextResponse
+from scrapy.utils.test import get_crawler
+
+from hubspider.spiders.library import LibrarySpider
+from tests.fakehub import Hub, HubServer, make_hub
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from scrapy.crawler import Crawler
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+RESPONSES = Path(__file__).resolve().parent / "responses"
+API = "https://hub.docker.com"
+
+
+def load_response(name: str) -> Any:
+    return json.loads((RESPONSES / name).read_text())
+
+
+def stored_response(name: str, url: str, status: int = 200, **request_kwargs: Any) -> TextResponse:
+    """A response to `url` whose body is the stored file `name`."""
+    return TextResponse(
+        url,
+        status=status,
+        body=(RESPONSES / name).read_bytes(),
+        headers={"Content-Type": "application/json"},
+        request=Request(url, **request_kwargs),
+    )
+
+
+def make_spider(**arguments: str) -> tuple[LibrarySpider, Crawler]:
+    crawler = get_crawler(LibrarySpider, {"HUB_API_URL": API})
+    spider = LibrarySpider.from_crawler(crawler, **arguments)
+    crawler.spider = spider
+    crawler.stats.open_spider()
+    return spider, crawler
+
+
+def without_seen_at(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{key: value for key, value in record.items() if key != "seen_at"} for record in records]
+
+
+def as_keys(records: list[dict[str, Any]]) -> list[str]:
+    """Records as sorted canonical strings, so that lists compare as multisets."""
+    return sorted(json.dumps(record, sort_keys=True) for record in records)
+
+
+@pytest.fixture(scope="session")
+def hub() -> Hub:
+    return make_hub()
+
+
+@pytest.fixture(scope="session")
+def hub_server(hub: Hub) -> Iterator[HubServer]:
+    with HubServer(hub) as server:
+        yield server
+
+
+@dataclass
+class CrawlResult:
+    returncode: int
+    stderr: str
+    output: Path
+
+    def records(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.output.read_text().splitlines()]
+
+    def csv_rows(self) -> list[dict[str, str]]:
+        with self.output.open(newline="") as file:
+            return list(csv.DictReader(file))
+
+
+def run_crawl(
+    api_url: str, workdir: Path, *arguments: str, output: str | None = "digests.jsonl"
+) -> CrawlResult:
+    """`scrapy crawl library` in a subprocess, in `workdir`, against `api_url`."""
+    command = [sys.executable, "-m", "scrapy", "crawl", "library", "-s", f"HUB_API_URL={api_url}"]
+    if output is not None:
+        command += ["-O", output]
+    env = os.environ | {
+        "PYTHONPATH": str(PROJECT_ROOT),
+        "SCRAPY_SETTINGS_MODULE": "hubspider.settings",
+    }
+    completed = subprocess.run(
+        [*command, *arguments], cwd=workdir, env=env, capture_output=True, text=True, timeout=240, check=False
+    )
+    return CrawlResult(completed.returncode, completed.stderr, workdir / (output or "none"))
