@@ -51,6 +51,10 @@ class CrawlArguments:
             )
         return cls(namespace, tuple(dict.fromkeys(_check_name("repository", name) for name in names)))
 
+    def describe(self) -> dict[str, Any]:
+        repositories = list(self.repositories) if self.repositories is not None else None
+        return {"namespace": self.namespace, "repositories": repositories}
+
 
 def parse_api_url(value: str) -> str:
     """The `HUB_API_URL` origin without a trailing slash, or an ArgumentError."""

@@ -22,10 +22,16 @@ from hubspider.items import DigestRecords
 
 
 class RecordsExporterMixin:
+    def __init__(self, file: Any, **kwargs: Any) -> None:
+        self.output = file
+        super().__init__(file, **kwargs)  # type: ignore[call-arg]
+
     def export_item(self, item: Any) -> None:
         if isinstance(item, DigestRecords):
             for record in item.records:
                 super().export_item(record)  # type: ignore[misc]
+            # A page is journaled as done right after this: its records must be in the file.
+            self.output.flush()
         else:
             super().export_item(item)  # type: ignore[misc]
 
@@ -38,6 +44,7 @@ class JsonLinesExporter(RecordsExporterMixin, JsonLinesItemExporter):
             encode = self.encoder.encode
             lines = "".join([encode(record) + "\n" for record in item.records])
             self.file.write(to_bytes(lines, self.encoding))
+            self.output.flush()
         else:
             super().export_item(item)
 
@@ -47,7 +54,11 @@ class JsonExporter(RecordsExporterMixin, JsonItemExporter):
 
 
 class CsvExporter(RecordsExporterMixin, CsvItemExporter):
-    pass
+    def __init__(self, file: Any, **kwargs: Any) -> None:
+        # Appending (-o, or a resumed crawl) to a CSV file that has its header already.
+        if _writes_after_existing_data(file):
+            kwargs["include_headers_line"] = False
+        super().__init__(file, **kwargs)
 
 
 class XmlExporter(RecordsExporterMixin, XmlItemExporter):
@@ -60,3 +71,10 @@ class PickleExporter(RecordsExporterMixin, PickleItemExporter):
 
 class MarshalExporter(RecordsExporterMixin, MarshalItemExporter):
     pass
+
+
+def _writes_after_existing_data(file: Any) -> bool:
+    try:
+        return file.seekable() and file.tell() > 0
+    except (AttributeError, OSError):
+        return False

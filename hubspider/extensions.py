@@ -45,7 +45,7 @@ class CrawlReport:
     def spider_error(self, failure: Failure, response: Response, spider: Spider) -> None:
         report_loss(self.crawler, "page", response.url, f"spider error: {failure.getErrorMessage()}")
 
-    def data_lost(self, kind: str, what: str, reason: str) -> None:
+    def data_lost(self, kind: str, what: str, reason: str, **_: Any) -> None:
         self.losses.append((kind, what, reason))
 
     def spider_closed(self, reason: str) -> None:
@@ -62,6 +62,7 @@ class CrawlReport:
             stats.get_value("hubspider/skipped/image_without_digest", 0),
             stats.get_value("hubspider/skipped/tag_without_digest", 0),
         )
+        self._report_capped()
         if self.losses:
             lines = "\n".join(f"  {kind} {what}: {why}" for kind, what, why in self.losses)
             logger.error(
@@ -70,4 +71,22 @@ class CrawlReport:
                 lines,
             )
         if reason != "finished":
-            logger.error("The crawl did not finish (%s); the export is incomplete", reason)
+            resume = " run the same command again to resume it" if self.crawler.settings.get("JOBDIR") else ""
+            logger.error("The crawl did not finish (%s); the export is incomplete;%s", reason, resume)
+
+    def _report_capped(self) -> None:
+        capped: dict[str, int] = getattr(self.crawler.spider, "capped", {})
+        if not capped:
+            return
+        worst = sorted(capped.items(), key=lambda item: -item[1])
+        listed = ", ".join(f"{name} ({count})" for name, count in worst[:20])
+        more = f" and {len(worst) - 20} more" if len(worst) > 20 else ""
+        logger.warning(
+            "Hub serves anonymous crawls only the newest 1000 tags of a repository: %d older tags of "
+            "%d repositories were not reached: %s%s. Sign in to crawl them: set DOCKERHUB_USERNAME "
+            "and DOCKERHUB_TOKEN (a personal access token).",
+            sum(capped.values()),
+            len(capped),
+            listed,
+            more,
+        )

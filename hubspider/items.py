@@ -10,9 +10,12 @@ one. ``TagItem`` and ``DigestRecord`` declare the schema of each element.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hubspider.schemas import JsonSchemaItem, load_schema
+
+if TYPE_CHECKING:
+    from hubspider.journal import PageDone
 
 
 class TagItem(JsonSchemaItem):
@@ -35,6 +38,7 @@ class TagPage:
     repository: str
     url: str
     tags: list[dict[str, Any]] = field(repr=False)
+    page: PageDone | None = None
 
     def __repr__(self) -> str:
         return f"<TagPage {self.namespace}/{self.repository} {len(self.tags)} tags from {self.url}>"
@@ -46,6 +50,7 @@ class DigestRecords:
 
     url: str
     records: list[dict[str, Any]] = field(repr=False)
+    page: PageDone | None = None
 
     def __repr__(self) -> str:
         return f"<DigestRecords {len(self.records)} records from {self.url}>"

@@ -10,15 +10,25 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: Signal sent for every piece of data a crawl could not get: kind, what, reason.
+#: Signal sent for every piece of data a crawl could not get: kind, what, reason, the page
+#: it was lost from (if that page itself was read), and whether an earlier run lost it.
 data_lost = object()
 
 LOST_STAT = "hubspider/lost"
 
 
-def report_loss(crawler: Crawler, kind: str, what: str, reason: str, level: int = logging.ERROR) -> None:
-    """Count a lost page, repository or tag, log it, and tell the crawl report."""
+def report_loss(
+    crawler: Crawler,
+    kind: str,
+    what: str,
+    reason: str,
+    *,
+    page: str | None = None,
+    level: int = logging.ERROR,
+    replay: bool = False,
+) -> None:
+    """Count a lost page, repository or tag, log it, and tell the crawl report and journal."""
     crawler.stats.inc_value(LOST_STAT)
     crawler.stats.inc_value(f"{LOST_STAT}/{kind}")
     logger.log(level, "Lost %s %s: %s", kind, what, reason)
-    crawler.signals.send_catch_log(data_lost, kind=kind, what=what, reason=reason)
+    crawler.signals.send_catch_log(data_lost, kind=kind, what=what, reason=reason, page=page, replay=replay)

@@ -20,9 +20,46 @@ COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 DEFAULT_REQUEST_HEADERS = {"Accept": "application/json"}
 
+# Signing in lifts the anonymous cap of 1000 tags a repository. Leave these empty and set
+# the environment variables DOCKERHUB_USERNAME and DOCKERHUB_TOKEN (a personal access
+# token): settings given with -s show in process lists and Scrapyd's job list.
+HUB_USERNAME = ""
+HUB_TOKEN = ""
+# Access tokens last 10 minutes; renew a little before.
+HUB_TOKEN_RENEW_AFTER = 480
+# Anonymous tag listings answer 403 from this offset on.
+HUB_ANONYMOUS_OFFSET_CAP = 1000
+
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 8
 DOWNLOAD_DELAY = 0
+
+# Pace by Hub's X-RateLimit-* headers and wait out 429s (hubspider/ratelimit.py).
+HUB_RATELIMIT_ENABLED = True
+# A request rate limited for longer than this in total is given up (and counted lost).
+HUB_RATELIMIT_MAX_WAIT = 900
+# Retries (and bare 429s) wait HUB_BACKOFF_BASE * 2**(n-1) seconds, at most HUB_BACKOFF_MAX.
+HUB_BACKOFF_BASE = 1.0
+HUB_BACKOFF_MAX = 60.0
+
+RETRY_TIMES = 5
+# 429 is left to the rate-limit middleware, which retries it without using up RETRY_TIMES.
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408]
+DOWNLOAD_TIMEOUT = 30
+# A tags page of 100 is a few hundred KB; anything far bigger is not a page.
+DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
+
+DOWNLOADER_MIDDLEWARES = {
+    "hubspider.middlewares.MalformedPageRetryMiddleware": 540,
+    "hubspider.auth.HubAuthMiddleware": 560,
+    "hubspider.ratelimit.RateLimitMiddleware": 590,
+}
+
+# With JOBDIR, the journal (hubspider/journal.py) resumes the crawl, even after kill -9;
+# Scrapy's pickled request queue would not survive one.
+SCHEDULER = "hubspider.scheduler.MemoryScheduler"
+DUPEFILTER_CLASS = "hubspider.scheduler.MemoryDupeFilter"
 
 # Each item is a page of up to 100 tags; at DEBUG Scrapy would log every one.
 LOG_LEVEL = "INFO"
@@ -34,6 +71,9 @@ ITEM_PIPELINES = {
 }
 
 EXTENSIONS = {
+    "hubspider.auth.RedactSecretsExtension": 100,
+    # After the FeedExporter (0): a page is journaled once it is in every feed.
+    "hubspider.journal.CrawlJournal": 400,
     "hubspider.extensions.CrawlReport": 500,
 }
 

@@ -16,6 +16,7 @@ from scrapy import Request
 from scrapy.http import TextResponse
 from scrapy.utils.test import get_crawler
 
+from hubspider import settings as project_settings
 from hubspider.spiders.library import LibrarySpider
 from tests.fakehub import Hub, HubServer, make_hub
 
@@ -44,8 +45,11 @@ def stored_response(name: str, url: str, status: int = 200, **request_kwargs: An
     )
 
 
+PROJECT_SETTINGS = {name: getattr(project_settings, name) for name in dir(project_settings) if name.isupper()}
+
+
 def make_spider(**arguments: str) -> tuple[LibrarySpider, Crawler]:
-    crawler = get_crawler(LibrarySpider, {"HUB_API_URL": API})
+    crawler = get_crawler(LibrarySpider, PROJECT_SETTINGS | {"HUB_API_URL": API})
     spider = LibrarySpider.from_crawler(crawler, **arguments)
     crawler.spider = spider
     crawler.stats.open_spider()

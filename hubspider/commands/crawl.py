@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING, NoReturn
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.spiderloader import get_spider_loader
+from scrapy.utils.job import job_dir
 
 from hubspider.arguments import ArgumentError
+from hubspider.journal import JournalMismatchError, check_resumable
 from hubspider.losses import LOST_STAT
 
 if TYPE_CHECKING:
@@ -46,6 +48,18 @@ class Command(ScrapyCrawlCommand):
             check_arguments(self.settings, arguments)
         except ArgumentError as error:
             _fail(str(error))
+        if jobdir := job_dir(self.settings):
+            try:
+                check_resumable(
+                    jobdir, spidercls.resume_key(self.settings, arguments), self._overwritten_feeds()
+                )
+            except JournalMismatchError as error:
+                _fail(str(error))
+
+    def _overwritten_feeds(self) -> list[str]:
+        assert self.settings is not None
+        feeds = self.settings.getdict("FEEDS")
+        return [uri for uri, options in feeds.items() if options.get("overwrite")]
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from hashlib import blake2b
 from typing import TYPE_CHECKING, Any
 
 from hubspider.items import DigestRecords
+from hubspider.journal import CrawlJournal
+from hubspider.records import record_key
 
 if TYPE_CHECKING:
     from typing import Self
@@ -13,24 +14,17 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
 
-def record_key(record: dict[str, Any]) -> bytes:
-    """A record's identity in 16 bytes, so that a million seen records take tens of MB."""
-    identity = "\0".join(
-        (
-            record["namespace"],
-            record["repository"],
-            record["tag"],
-            record["digest"],
-            record["platform"] or "",
-        )
-    )
-    return blake2b(identity.encode(), digest_size=16).digest()
-
-
 class DedupePipeline:
     def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
         self.stats = crawler.stats
         self.seen: set[bytes] = set()
+
+    def open_spider(self) -> None:
+        # On resume, what earlier runs exported is not exported again.
+        journal = self.crawler.get_extension(CrawlJournal)
+        if journal is not None:
+            self.seen |= journal.earlier_keys
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from hubspider.items import DigestRecords, TagPage
+from hubspider.journal import CrawlJournal
 from hubspider.records import tag_records
 
 if TYPE_CHECKING:
@@ -16,7 +17,10 @@ if TYPE_CHECKING:
 
 
 def crawl_started_at(crawler: Crawler) -> str:
-    """The `seen_at` of every record of this crawl: when its spider was created."""
+    """The `seen_at` of every record of this crawl: when its first run started."""
+    journal = crawler.get_extension(CrawlJournal)
+    if journal is not None and journal.started_at:
+        return journal.started_at
     started: datetime = getattr(crawler.spider, "started_at", None) or datetime.now(UTC)
     return started.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -46,4 +50,4 @@ class ExplodePipeline:
         for reason, count in skipped.items():
             self.stats.inc_value(f"hubspider/skipped/{reason}", count)
         self.stats.inc_value("hubspider/records/produced", len(records))
-        return DigestRecords(item.url, records)
+        return DigestRecords(item.url, records, item.page)

@@ -56,7 +56,8 @@ class ValidatePipeline(JsonSchemaValidatePipeline):
         name = tag.get("name") if isinstance(tag, dict) else None
         what = f"tag {page.namespace}/{page.repository}:{name} from {page.url}"
         reason = "; ".join(f"{path or '(tag)'}: {message}" for path, message in problems.items())
-        report_loss(self.crawler, "tag", what, f"schema validation failed: {reason}", logging.WARNING)
+        reason = f"schema validation failed: {reason}"
+        report_loss(self.crawler, "tag", what, reason, page=page.url, level=logging.WARNING)
         return False
 
     def _problems(self, tag: Any) -> dict[str, str]:

@@ -5,12 +5,30 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from .data import make_hub
-from .server import HubServer
+from .server import CHURN_MODES, FAULT_KINDS, RATE_LIMIT_STYLES, HubServer, churn_repository
+
+if TYPE_CHECKING:
+    from .data import Hub
 
 
-def main(argv: list[str] | None = None) -> None:
+def _fault_kinds(text: str) -> tuple[str, ...]:
+    kinds = tuple(kind.strip() for kind in text.split(",") if kind.strip())
+    if unknown := set(kinds) - set(FAULT_KINDS):
+        raise argparse.ArgumentTypeError(f"unknown faults: {', '.join(sorted(unknown))}")
+    return kinds
+
+
+def _user(text: str) -> tuple[str, str]:
+    name, colon, secret = text.partition(":")
+    if not (name and colon and secret):
+        raise argparse.ArgumentTypeError("expected NAME:SECRET")
+    return name, secret
+
+
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tests.fakehub", description=__doc__)
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--repositories", type=int, default=12, help="repositories in library")
@@ -22,13 +40,70 @@ def main(argv: list[str] | None = None) -> None:
         metavar="NAMESPACE",
         help="print the records a complete crawl of NAMESPACE exports, and exit",
     )
-    args = parser.parse_args(argv)
+    limits = parser.add_argument_group("rate limit")
+    limits.add_argument("--rate-limit", type=int, metavar="N", help="requests per window (default: none)")
+    limits.add_argument("--rate-window", type=float, default=60.0, metavar="S", help="window in seconds")
+    limits.add_argument("--rate-limit-style", choices=RATE_LIMIT_STYLES, default="x-retry-after")
+    faults = parser.add_argument_group("faults")
+    faults.add_argument("--fault-rate", type=float, default=0.0, help="share of GETs that meet a fault")
+    faults.add_argument(
+        "--faults",
+        type=_fault_kinds,
+        default=FAULT_KINDS,
+        help=f"comma separated, of {','.join(FAULT_KINDS)}",
+    )
+    faults.add_argument("--fault-seed", type=int, default=0)
+    faults.add_argument("--slow-seconds", type=float, default=3.0, help="delay of the 'slow' fault")
+    auth = parser.add_argument_group("sign-in")
+    auth.add_argument(
+        "--user", type=_user, action="append", default=[], metavar="NAME:SECRET", help="repeatable"
+    )
+    auth.add_argument("--token-ttl", type=float, default=600.0, metavar="S")
+    auth.add_argument(
+        "--anonymous-offset-cap",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="403 for anonymous tag pages at this offset or deeper (0 disables)",
+    )
+    parser.add_argument("--churn", choices=CHURN_MODES, help="push or delete a tag after a listing's page 1")
+    return parser.parse_args(argv)
+
+
+def make_server(args: argparse.Namespace, hub: Hub) -> HubServer:
+    return HubServer(
+        hub,
+        port=args.port,
+        latency=args.latency,
+        rate_limit=args.rate_limit,
+        rate_window=args.rate_window,
+        rate_limit_style=args.rate_limit_style,
+        fault_rate=args.fault_rate,
+        faults=args.faults,
+        fault_seed=args.fault_seed,
+        slow_seconds=args.slow_seconds,
+        users=dict(args.user) or None,
+        token_ttl=args.token_ttl,
+        anonymous_offset_cap=args.anonymous_offset_cap or None,
+        churn=args.churn,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_arguments(argv)
     hub = make_hub(args.repositories, args.tags, args.seed)
     if args.truth:
+        if args.churn:
+            # A complete crawl serves page 1 of every listing, so every multi-page repository churns.
+            next_id = 1 + max(
+                t.tag_id for repos in hub.namespaces.values() for r in repos.values() for t in r.tags
+            )
+            for offset, repository in enumerate(hub.namespaces.get(args.truth, {}).values()):
+                churn_repository(repository, args.churn, next_id + offset)
         for record in hub.expected_records(args.truth):
             sys.stdout.write(json.dumps(record) + "\n")
         return
-    server = HubServer(hub, port=args.port, latency=args.latency)
+    server = make_server(args, hub)
     print(f"fakehub serving {hub.tag_count} tags on {server.url}", flush=True)
     try:
         server.serve_forever()

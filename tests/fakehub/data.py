@@ -447,3 +447,22 @@ def make_hub(repositories: int = 12, tags: int = 1_500, seed: int = 0) -> Hub:
     other_counts = [max(1, tags // 200), max(1, tags // 40), 0]
     bitnami = generator.namespace(OTHER_NAMESPACE, list(OTHER_NAMESPACE_NAMES), other_counts)
     return Hub({"library": library, OTHER_NAMESPACE: bitnami})
+
+
+def pushed_tag(repository: Repository, name: str, tag_id: int) -> Tag:
+    """A tag pushed after the hub was made: newer than every generated tag, with a build of its own."""
+    pushed = _iso(EPOCH + timedelta(hours=1))
+    key = (repository.namespace, repository.name, name)
+    images = tuple(
+        Image(os, arch, variant, None, _digest(*key, os, arch, variant), 30_000_000 + 1_000_000 * i, pushed)
+        for i, (os, arch, variant) in enumerate(LINUX_COMMON)
+    )
+    return Tag(
+        namespace=repository.namespace,
+        repository=repository.name,
+        repository_id=repository.repository_id,
+        name=name,
+        tag_id=tag_id,
+        build=Build(_digest(*key, "index"), INDEX_MEDIA_TYPES[0], images, pushed),
+        last_updated=pushed,
+    )

@@ -1,0 +1,198 @@
+"""Signing in to Docker Hub with a personal access token, and keeping it secret.
+
+Anonymous tag listings stop at offset 1000; a bearer token lifts that cap. The token is
+added to each request at download time, so no stored request, log line, stat or export
+ever holds it, and log records are scrubbed of the PAT and every token in case a setting
+or an error message carries one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from scrapy import Request, signals
+from scrapy.exceptions import CloseSpider, NotConfigured
+
+from hubspider.arguments import ArgumentError, parse_api_url, same_origin
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+    from scrapy.settings import BaseSettings
+
+logger = logging.getLogger(__name__)
+
+AUTH_META = "hubspider_sign_in"
+RETRIED_401_META = "hubspider_retried_401"
+REDACTED = "********"
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Credentials:
+    username: str
+    token: str
+
+    def __repr__(self) -> str:
+        return f"Credentials({self.username!r}, {REDACTED})"
+
+
+def credentials_from(settings: BaseSettings) -> Credentials | None:
+    """HUB_USERNAME and HUB_TOKEN, or DOCKERHUB_USERNAME and DOCKERHUB_TOKEN from the environment."""
+    username = settings.get("HUB_USERNAME") or os.environ.get("DOCKERHUB_USERNAME", "")
+    token = settings.get("HUB_TOKEN") or os.environ.get("DOCKERHUB_TOKEN", "")
+    if not username and not token:
+        return None
+    if not username or not token:
+        raise ArgumentError(
+            "signing in needs both a username and a token: set DOCKERHUB_USERNAME and DOCKERHUB_TOKEN "
+            "(or the HUB_USERNAME and HUB_TOKEN settings)"
+        )
+    return Credentials(username, token)
+
+
+_secrets: set[str] = set()
+_record_factory = logging.getLogRecordFactory()
+
+
+def _redacting_record_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    record = _record_factory(*args, **kwargs)
+    message = record.getMessage()
+    if any(secret in message for secret in _secrets):
+        for secret in _secrets:
+            message = message.replace(secret, REDACTED)
+        record.msg, record.args = message, ()
+    return record
+
+
+def redact_in_logs(secret: str) -> None:
+    """From now on, no log record of this process shows `secret`."""
+    if len(secret) >= 8:
+        _secrets.add(secret)
+    if logging.getLogRecordFactory() is not _redacting_record_factory:
+        logging.setLogRecordFactory(_redacting_record_factory)
+
+
+class RedactSecretsExtension:
+    """Scrubs the PAT from logs before Scrapy logs the overridden settings (an extension
+    is built before that line is written; a middleware only after)."""
+
+    def __init__(self, credentials: Credentials) -> None:
+        redact_in_logs(credentials.token)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        credentials = credentials_from(crawler.settings)
+        if credentials is None:
+            raise NotConfigured
+        return cls(credentials)
+
+
+class SignInError(Exception):
+    pass
+
+
+class HubAuthMiddleware:
+    def __init__(self, crawler: Crawler, credentials: Credentials) -> None:
+        self.crawler = crawler
+        self.credentials = credentials
+        self.api_url = parse_api_url(crawler.settings.get("HUB_API_URL"))
+        self.renew_after = crawler.settings.getfloat("HUB_TOKEN_RENEW_AFTER")
+        self.token: str | None = None
+        self.issued_at = 0.0
+        self._renewing: asyncio.Lock | None = None
+        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        credentials = credentials_from(crawler.settings)
+        if credentials is None:
+            raise NotConfigured
+        return cls(crawler, credentials)
+
+    async def spider_opened(self) -> None:
+        """Sign in before the first request, and stop at once if Hub refuses."""
+        try:
+            await self.renew()
+        except SignInError as error:
+            logger.error("Sign-in to %s as %r failed: %s", self.api_url, self.credentials.username, error)
+            self.crawler.stats.set_value("hubspider/auth/failed", 1)
+            raise CloseSpider("sign_in_failed") from None
+        logger.info("Signed in to %s as %r", self.api_url, self.credentials.username)
+
+    async def renew(self) -> None:
+        """Get a new access token, once even when many requests find the old one stale."""
+        if self._renewing is None:
+            self._renewing = asyncio.Lock()
+        async with self._renewing:
+            if self.token is not None and not self._expiring():
+                return
+            self.token = await self._fetch_token()
+            self.issued_at = time.monotonic()
+            redact_in_logs(self.token)
+            self.crawler.stats.inc_value("hubspider/auth/tokens")
+
+    def _expiring(self) -> bool:
+        return time.monotonic() - self.issued_at > self.renew_after
+
+    async def _fetch_token(self) -> str:
+        body = json.dumps({"identifier": self.credentials.username, "secret": self.credentials.token})
+        request = Request(
+            f"{self.api_url}/v2/auth/token",
+            method="POST",
+            body=body,
+            headers={"Content-Type": "application/json"},
+            meta={AUTH_META: True},
+            dont_filter=True,
+        )
+        assert self.crawler.engine is not None
+        try:
+            response = await self.crawler.engine.download_async(request)
+        except Exception as error:
+            raise SignInError(f"{type(error).__name__}: {error}") from None
+        if response.status != 200:
+            raise SignInError(f"HTTP {response.status}: {_message(response)}")
+        try:
+            token = json.loads(response.body)["access_token"]
+        except (ValueError, KeyError, TypeError):
+            raise SignInError("the answer has no access_token") from None
+        if not isinstance(token, str) or not token:
+            raise SignInError("the answer has no access_token")
+        return token
+
+    async def process_request(self, request: Request) -> None:
+        if request.meta.get(AUTH_META) or not same_origin(request.url, self.api_url):
+            request.headers.pop(b"Authorization", None)
+            return
+        if self.token is None or self._expiring():
+            await self.renew()
+        request.headers[b"Authorization"] = f"Bearer {self.token}"
+
+    def process_response(self, request: Request, response: Response) -> Request | Response:
+        header = request.headers.pop(b"Authorization", None)
+        if response.status != 401 or header is None or request.meta.get(RETRIED_401_META):
+            return response
+        # The token expired early or was revoked: renew it (in process_request) and try once more.
+        self.crawler.stats.inc_value("hubspider/auth/401")
+        if header.decode().removeprefix("Bearer ") == self.token:
+            self.token = None
+        retry = request.replace(dont_filter=True)
+        retry.meta[RETRIED_401_META] = True
+        return retry
+
+
+def _message(response: Response) -> str:
+    try:
+        body = json.loads(response.body)
+    except ValueError:
+        return response.body[:100].decode("utf-8", "replace")
+    if isinstance(body, dict):
+        return str(body.get("detail") or body.get("message") or body)
+    return str(body)

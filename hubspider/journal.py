@@ -1,0 +1,252 @@
+"""A crash-safe journal of finished pages in JOBDIR, from which a crawl resumes.
+
+Scrapy's own JOBDIR state does not survive `kill -9`: a request taken from the disk queue
+but not finished is lost, queue metadata is written only on a clean close, and a half
+written item breaks a line of the export. So hubspider keeps requests in memory and
+writes, to `JOBDIR/hubspider-journal.jsonl`, one line per page once its records are in
+every feed (the feed exporters flush each page): the page, and the request that comes
+after it. On resume, the requests that come after finished pages but were not finished
+themselves are made again; feed files of earlier runs lose a broken last line, and their
+records are not exported twice.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from scrapy import signals
+from scrapy.exceptions import NotConfigured
+from scrapy.extensions.feedexport import FeedExporter
+from scrapy.utils.job import job_dir
+
+from hubspider.items import DigestRecords
+from hubspider.losses import data_lost, report_loss
+from hubspider.records import record_key
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Self
+
+    from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
+
+JOURNAL_FILE = "hubspider-journal.jsonl"
+REPAIRABLE_FORMATS = {"jsonlines", "jsonl", "csv"}
+
+
+@dataclass(frozen=True, slots=True)
+class Continuation:
+    """A page request as plain data: what to fetch next, and what the chain has seen so far."""
+
+    kind: str  # "repositories" or "tags"
+    url: str
+    repository: str | None = None
+    received: int = 0
+    count: int = 0
+    walk: int = 1
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.url, self.walk)
+
+
+@dataclass(slots=True)
+class PageDone:
+    """Travels with a page's items: the journal writes it once the records are exported."""
+
+    url: str
+    walk: int
+    then: Continuation | None
+    repositories: list[str] | None = None
+
+
+class JournalMismatchError(Exception):
+    """The JOBDIR holds another crawl; its message is one line for the user."""
+
+
+def journal_path(jobdir: str) -> Path:
+    return Path(jobdir) / JOURNAL_FILE
+
+
+def read_journal(path: Path) -> list[dict[str, Any]]:
+    """The journal's entries; a line cut short by a kill is dropped from the file."""
+    if not path.exists():
+        return []
+    _truncate_partial_line(path)
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def check_resumable(jobdir: str, arguments: dict[str, Any], overwritten_feeds: list[str]) -> None:
+    """Refuse a resume that would mix two crawls or erase exported records (-O)."""
+    entries = read_journal(journal_path(jobdir))
+    runs = [entry["run"] for entry in entries if "run" in entry]
+    if not runs:
+        return
+    if runs[0]["arguments"] != arguments:
+        raise JournalMismatchError(
+            f"JOBDIR {jobdir} holds another crawl ({_describe(runs[0]['arguments'])}); "
+            f"this one is {_describe(arguments)}: use a new JOBDIR"
+        )
+    earlier = {feed["path"] for run in runs for feed in run["feeds"]}
+    for feed in overwritten_feeds:
+        if _local_path(feed) in earlier:
+            raise JournalMismatchError(
+                f"JOBDIR {jobdir} holds a crawl in progress whose records are in {feed}: "
+                f"resume with -o {feed} (append); -O would erase them"
+            )
+
+
+def _describe(arguments: dict[str, Any]) -> str:
+    return ", ".join(f"{key}={value}" for key, value in sorted(arguments.items()) if value is not None)
+
+
+def _local_path(uri: str) -> str | None:
+    if uri.startswith("file://"):
+        return str(Path(uri.removeprefix("file://")).resolve())
+    if "://" in uri or uri in ("-", "stdout:"):
+        return None
+    return str(Path(uri).resolve())
+
+
+def _truncate_partial_line(path: Path) -> int:
+    """Cut the file after its last newline; returns how many bytes were cut."""
+    with path.open("rb+") as file:
+        size = end = file.seek(0, os.SEEK_END)
+        while end > 0:
+            start = max(end - 65536, 0)
+            file.seek(start)
+            newline = file.read(end - start).rfind(b"\n")
+            if newline >= 0:
+                end = start + newline + 1
+                break
+            end = start
+        file.truncate(end)
+    return size - end
+
+
+class CrawlJournal:
+    def __init__(self, crawler: Crawler, jobdir: str) -> None:
+        self.crawler = crawler
+        self.path = journal_path(jobdir)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        entries = read_journal(self.path)
+        self.runs = [entry["run"] for entry in entries if "run" in entry]
+        self.done: set[tuple[str, int]] = set()
+        self.done_urls: set[str] = set()
+        self.repositories: list[str] = []
+        self.earlier_losses: list[dict[str, str]] = []
+        pending: dict[tuple[str, int], Continuation] = {}
+        for entry in entries:
+            if "done" in entry:
+                url, walk = entry["done"]
+                self.done.add((url, walk))
+                self.done_urls.add(url)
+                if entry.get("then"):
+                    then = Continuation(**entry["then"])
+                    pending[then.key] = then
+                self.repositories += entry.get("repositories") or []
+            elif "lost" in entry:
+                self.earlier_losses.append(entry["lost"])
+        self.pending = [c for key, c in pending.items() if key not in self.done]
+        self.resuming = bool(self.runs)
+        self.earlier_keys: set[bytes] = set()
+        if self.resuming:
+            self._repair_earlier_feeds()
+        self.file = self.path.open("a", encoding="utf-8")
+        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(self.item_scraped, signal=signals.item_scraped)
+        crawler.signals.connect(self.data_lost, signal=data_lost)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        jobdir = job_dir(crawler.settings)
+        if not jobdir:
+            raise NotConfigured
+        return cls(crawler, jobdir)
+
+    @property
+    def started_at(self) -> str | None:
+        """When the first run of this crawl started: the `seen_at` of all its records."""
+        return self.runs[0]["started_at"] if self.runs else None
+
+    def is_done(self, continuation: Continuation) -> bool:
+        return continuation.key in self.done
+
+    def _repair_earlier_feeds(self) -> None:
+        for run in self.runs:
+            for feed in run["feeds"]:
+                path = Path(feed["path"])
+                if feed["format"] not in REPAIRABLE_FORMATS or not path.exists():
+                    continue
+                if cut := _truncate_partial_line(path):
+                    logger.warning("Removed a broken last line (%d bytes) from %s", cut, path)
+                    self.crawler.stats.inc_value("hubspider/resume/broken_lines_removed")
+                self.earlier_keys.update(_record_keys(path, feed["format"]))
+        logger.info(
+            "Resuming: %d pages done, %d to go on from, %d records already exported",
+            len(self.done),
+            len(self.pending),
+            len(self.earlier_keys),
+        )
+
+    def _write(self, entry: dict[str, Any]) -> None:
+        self.file.write(json.dumps(entry, separators=(",", ":")) + "\n")
+        self.file.flush()
+
+    def spider_opened(self) -> None:
+        feeds = []
+        exporter = self.crawler.get_extension(FeedExporter)
+        for slot in getattr(exporter, "slots", []):
+            if path := _local_path(slot.uri):
+                feeds.append({"path": path, "format": slot.format})
+        spider = self.crawler.spider
+        run = {
+            "started_at": self.started_at or spider.started_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "arguments": spider.journal_arguments(),
+            "feeds": feeds,
+        }
+        self.runs.append(run)
+        self._write({"run": run})
+        for loss in self.earlier_losses:
+            if loss.get("page") in self.done_urls:
+                report_loss(
+                    self.crawler, loss["kind"], loss["what"], f"{loss['reason']} (earlier run)", replay=True
+                )
+
+    def record_page(self, page: PageDone) -> None:
+        entry: dict[str, Any] = {"done": [page.url, page.walk], "then": page.then and asdict(page.then)}
+        if page.repositories is not None:
+            entry["repositories"] = page.repositories
+        self._write(entry)
+
+    def item_scraped(self, item: Any) -> None:
+        # Connected after the FeedExporter, so this runs once the page is in every feed.
+        if isinstance(item, DigestRecords) and item.page is not None:
+            self.record_page(item.page)
+
+    def data_lost(
+        self, kind: str, what: str, reason: str, page: str | None = None, replay: bool = False
+    ) -> None:
+        if not replay:
+            self._write({"lost": {"kind": kind, "what": what, "reason": reason, "page": page}})
+
+    def spider_closed(self) -> None:
+        self.file.close()
+
+
+def _record_keys(path: Path, feed_format: str) -> Iterator[bytes]:
+    with path.open(encoding="utf-8", newline="") as file:
+        if feed_format == "csv":
+            for row in csv.DictReader(file):
+                yield record_key(row)
+        else:
+            for line in file:
+                yield record_key(json.loads(line))

@@ -1,0 +1,39 @@
+"""What a page of the Hub API must look like before the spider reads it."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from scrapy.http import TextResponse
+
+if TYPE_CHECKING:
+    from scrapy.http import Response
+
+#: Set on requests for API pages: only those are checked, retried and journaled.
+PAGE_META = "hubspider_page"
+
+
+def read_json(response: Response) -> Any:
+    """The body as JSON; a TextResponse caches it, so the check and the spider parse once."""
+    if isinstance(response, TextResponse):
+        return response.json()
+    return json.loads(response.body)
+
+
+def page_problem(response: Response) -> str | None:
+    """Why this response is not a page of the paginated API shape, or None if it is."""
+    try:
+        page = read_json(response)
+    except ValueError as error:
+        content_type = response.headers.get("Content-Type", b"").decode("latin-1") or "no Content-Type"
+        return f"body is not JSON ({content_type}, {len(response.body)} bytes: {error})"
+    if not isinstance(page, dict):
+        return f"expected a JSON object, got {type(page).__name__}"
+    if not isinstance(page.get("results"), list):
+        return "'results' is missing or not a list"
+    if not isinstance(page.get("next"), str | None):
+        return "'next' is neither a URL nor null"
+    if not isinstance(page.get("count"), int | None):
+        return "'count' is not a number"
+    return None
