@@ -176,12 +176,12 @@ class HubAuthMiddleware:
         request.headers[b"Authorization"] = f"Bearer {self.token}"
 
     def process_response(self, request: Request, response: Response) -> Request | Response:
-        header = request.headers.pop(b"Authorization", None)
-        if response.status != 401 or header is None or request.meta.get(RETRIED_401_META):
+        sent = request.headers.pop(b"Authorization", None)
+        if response.status != 401 or not sent or request.meta.get(RETRIED_401_META):
             return response
         # The token expired early or was revoked: renew it (in process_request) and try once more.
         self.crawler.stats.inc_value("hubspider/auth/401")
-        if header.decode().removeprefix("Bearer ") == self.token:
+        if sent[0].decode().removeprefix("Bearer ") == self.token:
             self.token = None
         retry = request.replace(dont_filter=True)
         retry.meta[RETRIED_401_META] = True

@@ -90,18 +90,43 @@ class CrawlResult:
             return list(csv.DictReader(file))
 
 
-def run_crawl(
-    api_url: str, workdir: Path, *arguments: str, output: str | None = "digests.jsonl"
-) -> CrawlResult:
-    """`scrapy crawl library` in a subprocess, in `workdir`, against `api_url`."""
+def crawl_process(
+    api_url: str,
+    workdir: Path,
+    *arguments: str,
+    output: str | None = "digests.jsonl",
+    append: bool = False,
+    env: dict[str, str] | None = None,
+) -> subprocess.Popen[str]:
+    """`scrapy crawl library` started in a subprocess, in `workdir`, against `api_url`."""
     command = [sys.executable, "-m", "scrapy", "crawl", "library", "-s", f"HUB_API_URL={api_url}"]
     if output is not None:
-        command += ["-O", output]
-    env = os.environ | {
+        command += ["-o" if append else "-O", output]
+    environment = os.environ | {
         "PYTHONPATH": str(PROJECT_ROOT),
         "SCRAPY_SETTINGS_MODULE": "hubspider.settings",
     }
-    completed = subprocess.run(
-        [*command, *arguments], cwd=workdir, env=env, capture_output=True, text=True, timeout=240, check=False
+    environment.pop("DOCKERHUB_USERNAME", None)
+    environment.pop("DOCKERHUB_TOKEN", None)
+    return subprocess.Popen(
+        [*command, *arguments],
+        cwd=workdir,
+        env=environment | (env or {}),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
-    return CrawlResult(completed.returncode, completed.stderr, workdir / (output or "none"))
+
+
+def run_crawl(
+    api_url: str,
+    workdir: Path,
+    *arguments: str,
+    output: str | None = "digests.jsonl",
+    append: bool = False,
+    env: dict[str, str] | None = None,
+) -> CrawlResult:
+    """`scrapy crawl library` run to the end in a subprocess."""
+    process = crawl_process(api_url, workdir, *arguments, output=output, append=append, env=env)
+    _, stderr = process.communicate(timeout=240)
+    return CrawlResult(process.returncode, stderr, workdir / (output or "none"))

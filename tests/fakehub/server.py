@@ -15,6 +15,7 @@ import re
 import secrets
 import socket
 import struct
+import sys
 import threading
 import time
 from collections import Counter
@@ -162,6 +163,11 @@ class TokenStore:
         with self._lock:
             self._issued[token] = now
         return token
+
+    @property
+    def issued(self) -> list[str]:
+        with self._lock:
+            return list(self._issued)
 
     def is_valid(self, token: str, now: float) -> bool:
         with self._lock:
@@ -453,6 +459,11 @@ class HubServer(ThreadingHTTPServer):
     def url(self) -> str:
         host, port = self.server_address[:2]
         return f"http://{host}:{port}"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gave up (a timeout) closes its end: not the server's error."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
     def count_request(self, path: str) -> None:
         with self._lock:
