@@ -78,6 +78,8 @@ class CrawlReport:
         capped: dict[str, int] = getattr(self.crawler.spider, "capped", {})
         if not capped:
             return
+        self.stats.set_value("hubspider/anonymous_cap/repositories", len(capped))
+        self.stats.set_value("hubspider/anonymous_cap/tags", sum(capped.values()))
         worst = sorted(capped.items(), key=lambda item: -item[1])
         listed = ", ".join(f"{name} ({count})" for name, count in worst[:20])
         more = f" and {len(worst) - 20} more" if len(worst) > 20 else ""

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from hubspider.schemas import JsonSchemaItem, load_schema
 
 if TYPE_CHECKING:
-    from hubspider.journal import PageDone
+    from hubspider.state import PageDone
 
 
 class TagItem(JsonSchemaItem):

@@ -16,7 +16,7 @@ import csv
 import json
 import logging
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +28,7 @@ from scrapy.utils.job import job_dir
 from hubspider.items import DigestRecords
 from hubspider.losses import data_lost, report_loss
 from hubspider.records import record_key
+from hubspider.state import Continuation, PageDone, Walk
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -39,32 +40,6 @@ logger = logging.getLogger(__name__)
 
 JOURNAL_FILE = "hubspider-journal.jsonl"
 REPAIRABLE_FORMATS = {"jsonlines", "jsonl", "csv"}
-
-
-@dataclass(frozen=True, slots=True)
-class Continuation:
-    """A page request as plain data: what to fetch next, and what the chain has seen so far."""
-
-    kind: str  # "repositories" or "tags"
-    url: str
-    repository: str | None = None
-    received: int = 0
-    count: int = 0
-    walk: int = 1
-
-    @property
-    def key(self) -> tuple[str, int]:
-        return (self.url, self.walk)
-
-
-@dataclass(slots=True)
-class PageDone:
-    """Travels with a page's items: the journal writes it once the records are exported."""
-
-    url: str
-    walk: int
-    then: Continuation | None
-    repositories: list[str] | None = None
 
 
 class JournalMismatchError(Exception):
@@ -142,19 +117,17 @@ class CrawlJournal:
         self.done_urls: set[str] = set()
         self.repositories: list[str] = []
         self.earlier_losses: list[dict[str, str]] = []
-        pending: dict[tuple[str, int], Continuation] = {}
+        self.walks: dict[tuple[str, int], Walk] = {}
+        planned: dict[tuple[str, int], Continuation] = {}
         for entry in entries:
             if "done" in entry:
-                url, walk = entry["done"]
-                self.done.add((url, walk))
-                self.done_urls.add(url)
-                if entry.get("then"):
-                    then = Continuation(**entry["then"])
-                    pending[then.key] = then
-                self.repositories += entry.get("repositories") or []
+                self._replay(entry, planned)
             elif "lost" in entry:
                 self.earlier_losses.append(entry["lost"])
-        self.pending = [c for key, c in pending.items() if key not in self.done]
+        self.pending = [c for key, c in planned.items() if key not in self.done]
+        for key, walk in list(self.walks.items()):
+            if not walk.pending:
+                del self.walks[key]
         self.resuming = bool(self.runs)
         self.earlier_keys: set[bytes] = set()
         if self.resuming:
@@ -171,6 +144,26 @@ class CrawlJournal:
         if not jobdir:
             raise NotConfigured
         return cls(crawler, jobdir)
+
+    def _replay(self, entry: dict[str, Any], planned: dict[tuple[str, int], Continuation]) -> None:
+        done = Continuation(**entry["done"])
+        self.done.add(done.key)
+        self.done_urls.add(done.url)
+        then = [Continuation(**item) for item in entry["then"]]
+        for continuation in then:
+            planned[continuation.key] = continuation
+        self.repositories += entry.get("repositories") or []
+        if done.kind != "tags":
+            return
+        assert done.repository is not None
+        walk = self.walks.setdefault((done.repository, done.walk), Walk())
+        walk.received += entry["results"]
+        walk.count = max(walk.count, entry["count"])
+        walk.pending.discard(done.page)
+        for continuation in then:
+            if continuation.walk == done.walk:
+                walk.pending.add(continuation.page)
+                walk.last_page = max(walk.last_page, continuation.page)
 
     @property
     def started_at(self) -> str | None:
@@ -222,7 +215,12 @@ class CrawlJournal:
                 )
 
     def record_page(self, page: PageDone) -> None:
-        entry: dict[str, Any] = {"done": [page.url, page.walk], "then": page.then and asdict(page.then)}
+        entry: dict[str, Any] = {
+            "done": asdict(page.continuation),
+            "then": [asdict(continuation) for continuation in page.then],
+            "results": page.results,
+            "count": page.count,
+        }
         if page.repositories is not None:
             entry["repositories"] = page.repositories
         self._write(entry)

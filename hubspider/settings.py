@@ -30,7 +30,7 @@ HUB_TOKEN_RENEW_AFTER = 480
 # Anonymous tag listings answer 403 from this offset on.
 HUB_ANONYMOUS_OFFSET_CAP = 1000
 
-CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS = 8
 CONCURRENT_REQUESTS_PER_DOMAIN = 8
 DOWNLOAD_DELAY = 0
 
@@ -63,6 +63,10 @@ DUPEFILTER_CLASS = "hubspider.scheduler.MemoryDupeFilter"
 
 # Each item is a page of up to 100 tags; at DEBUG Scrapy would log every one.
 LOG_LEVEL = "INFO"
+# Progress (hubspider/progress.py) every this many seconds; 0 turns it off. It replaces
+# Scrapy's LogStats, whose "items" would be pages.
+HUB_PROGRESS_INTERVAL = 30
+LOGSTATS_INTERVAL = 0
 
 ITEM_PIPELINES = {
     "hubspider.pipelines.ValidatePipeline": 100,
@@ -75,6 +79,7 @@ EXTENSIONS = {
     # After the FeedExporter (0): a page is journaled once it is in every feed.
     "hubspider.journal.CrawlJournal": 400,
     "hubspider.extensions.CrawlReport": 500,
+    "hubspider.progress.Progress": 510,
 }
 
 # Every built-in feed format, taught to write a page's records one by one.

@@ -57,8 +57,8 @@ def test_crawl_under_20_percent_faults_equals_a_clean_one(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(faults) >= 4, faults
     assert exported(result) == as_keys(hub.expected_records("library"))
-    # Each fault costs a retry; a timed-out connection can cost its pooled neighbour one too.
-    assert stat(result, "retry/count") >= sum(faults.values())
+    # Twisted itself resends a GET whose reused connection was reset, so not every fault is a retry.
+    assert stat(result, "retry/count") >= sum(faults.values()) - faults.get("faults/reset", 0)
 
 
 def test_pages_that_keep_failing_are_named_and_fail_the_crawl(tmp_path):
@@ -121,7 +121,7 @@ def test_anonymous_crawl_keeps_the_newest_1000_tags_and_says_what_is_missing(tmp
     hub = capped_hub()
     with HubServer(hub) as server:
         result = run_crawl(server.url, tmp_path)
-        assert server.stats["anonymous_capped"] > 0
+        assert server.stats["anonymous_capped"] == 0  # the spider does not ask for what it cannot get
     assert result.returncode == 0, result.stderr[-3000:]
     expected = [r for name in hub.namespaces["library"] for r in newest_1000(hub, name)]
     assert exported(result) == as_keys(expected)

@@ -23,6 +23,11 @@ def slow_hub():
         yield hub, server
 
 
+def job_arguments(tmp_path) -> tuple[str, ...]:
+    # The emulator here has no anonymous cap, so the crawl does not keep to one either.
+    return ("-s", f"JOBDIR={tmp_path / 'job'}", "-s", "HUB_ANONYMOUS_OFFSET_CAP=0")
+
+
 def pages_done(jobdir) -> int:
     journal = jobdir / JOURNAL_FILE
     if not journal.exists():
@@ -52,7 +57,7 @@ def assert_complete(path, hub) -> None:
 
 def test_ctrl_c_stops_cleanly_and_the_same_command_finishes(slow_hub, tmp_path):
     hub, server = slow_hub
-    arguments = ("-s", f"JOBDIR={tmp_path / 'job'}")
+    arguments = job_arguments(tmp_path)
     process = crawl_process(server.url, tmp_path, *arguments, append=True)
     stop_after(process, tmp_path / "job", 10, signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
@@ -71,7 +76,7 @@ def test_ctrl_c_stops_cleanly_and_the_same_command_finishes(slow_hub, tmp_path):
 @pytest.mark.parametrize("pages", [1, 7, 19, 33, 48])
 def test_kill_9_at_any_moment_then_the_same_command_finishes(slow_hub, tmp_path, pages):
     hub, server = slow_hub
-    arguments = ("-s", f"JOBDIR={tmp_path / 'job'}")
+    arguments = job_arguments(tmp_path)
     process = crawl_process(server.url, tmp_path, *arguments, append=True)
     stop_after(process, tmp_path / "job", pages, signal.SIGKILL)
     process.communicate(timeout=60)
@@ -83,7 +88,7 @@ def test_kill_9_at_any_moment_then_the_same_command_finishes(slow_hub, tmp_path,
 
 def test_kill_9_twice_then_the_same_command_finishes(slow_hub, tmp_path):
     hub, server = slow_hub
-    arguments = ("-s", f"JOBDIR={tmp_path / 'job'}")
+    arguments = job_arguments(tmp_path)
     for pages in (5, 25):
         process = crawl_process(server.url, tmp_path, *arguments, append=True)
         stop_after(process, tmp_path / "job", pages, signal.SIGKILL)
@@ -95,7 +100,7 @@ def test_kill_9_twice_then_the_same_command_finishes(slow_hub, tmp_path):
 
 def test_a_broken_last_line_is_repaired_on_resume(slow_hub, tmp_path):
     hub, server = slow_hub
-    arguments = ("-s", f"JOBDIR={tmp_path / 'job'}")
+    arguments = job_arguments(tmp_path)
     process = crawl_process(server.url, tmp_path, *arguments, append=True)
     stop_after(process, tmp_path / "job", 12, signal.SIGKILL)
     process.communicate(timeout=60)
@@ -110,7 +115,7 @@ def test_a_broken_last_line_is_repaired_on_resume(slow_hub, tmp_path):
 
 def test_csv_resumes_without_a_second_header(slow_hub, tmp_path):
     hub, server = slow_hub
-    arguments = ("-s", f"JOBDIR={tmp_path / 'job'}")
+    arguments = job_arguments(tmp_path)
     process = crawl_process(server.url, tmp_path, *arguments, output="digests.csv", append=True)
     stop_after(process, tmp_path / "job", 15, signal.SIGKILL)
     process.communicate(timeout=60)
@@ -124,7 +129,7 @@ def test_csv_resumes_without_a_second_header(slow_hub, tmp_path):
 
 def test_the_default_feed_resumes_into_a_second_file(slow_hub, tmp_path):
     hub, server = slow_hub
-    arguments = ("-s", f"JOBDIR={tmp_path / 'job'}")
+    arguments = job_arguments(tmp_path)
     process = crawl_process(server.url, tmp_path, *arguments, output=None)
     stop_after(process, tmp_path / "job", 20, signal.SIGKILL)
     process.communicate(timeout=60)
@@ -139,7 +144,7 @@ def test_the_default_feed_resumes_into_a_second_file(slow_hub, tmp_path):
 
 def test_resuming_with_overwrite_is_refused_in_one_line(slow_hub, tmp_path):
     _, server = slow_hub
-    arguments = ("-s", f"JOBDIR={tmp_path / 'job'}")
+    arguments = job_arguments(tmp_path)
     process = crawl_process(server.url, tmp_path, *arguments, append=True)
     stop_after(process, tmp_path / "job", 5, signal.SIGKILL)
     process.communicate(timeout=60)
@@ -153,7 +158,7 @@ def test_resuming_with_overwrite_is_refused_in_one_line(slow_hub, tmp_path):
 
 def test_resuming_another_crawl_is_refused(slow_hub, tmp_path):
     _, server = slow_hub
-    arguments = ("-s", f"JOBDIR={tmp_path / 'job'}")
+    arguments = job_arguments(tmp_path)
     process = crawl_process(server.url, tmp_path, *arguments, append=True)
     stop_after(process, tmp_path / "job", 3, signal.SIGKILL)
     process.communicate(timeout=60)
@@ -164,7 +169,7 @@ def test_resuming_another_crawl_is_refused(slow_hub, tmp_path):
 
 def test_a_finished_crawl_resumed_does_nothing_more(slow_hub, tmp_path):
     hub, server = slow_hub
-    arguments = ("-s", f"JOBDIR={tmp_path / 'job'}")
+    arguments = job_arguments(tmp_path)
     assert run_crawl(server.url, tmp_path, *arguments, append=True).returncode == 0
     requests_before = sum(server.requests.values())
     result = run_crawl(server.url, tmp_path, *arguments, append=True)

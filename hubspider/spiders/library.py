@@ -1,12 +1,20 @@
-"""The `library` spider: every tag of a Docker Hub namespace, as pages of tags."""
+"""The `library` spider: every tag of a Docker Hub namespace, as pages of tags.
+
+The repository listing is followed by its `next` links. A repository's tag listing is
+read in walks: its first page gives `count` and the `next` link, and the other pages are
+then asked for all at once, by page number in that link (following `next` one page after
+another would make the biggest repository, 130 pages, the floor of the whole crawl). The
+last page's `next`, if tags were pushed meanwhile, is followed. When a walk ends with fewer
+tags than `count` (tags were deleted under the offset paging), the listing is walked once
+more; a shortfall after that is a loss.
+"""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from scrapy import Request, Spider
 from scrapy.spidermiddlewares.httperror import HttpError
@@ -14,9 +22,10 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from hubspider.arguments import CrawlArguments, parse_api_url, same_origin
 from hubspider.auth import credentials_from
 from hubspider.items import TagPage
-from hubspider.journal import Continuation, CrawlJournal, PageDone
+from hubspider.journal import CrawlJournal
 from hubspider.losses import report_loss
 from hubspider.pages import PAGE_META, page_problem, read_json
+from hubspider.state import Continuation, PageDone, Walk
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -30,7 +39,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 100  # the API's maximum
-# A listing that changed while it was paged is read once more before a shortfall is a loss.
+# Listings, then first pages, come first: only a first page tells how many pages follow.
+PRIORITIES = {"repositories": 2, "first page": 1, "page": 0}
+# A listing that changed while it was paged is walked once more before a shortfall is a loss.
 MAX_WALKS = 2
 
 
@@ -44,7 +55,9 @@ class LibrarySpider(Spider):
         self.api_url = api_url
         self.started_at = datetime.now(UTC)
         self.signed_in = False
+        self.anonymous_cap = 0
         self.journal: CrawlJournal | None = None
+        self.walks: dict[tuple[str, int], Walk] = {}
         # Tags that the anonymous offset cap kept out of reach, by repository.
         self.capped: dict[str, int] = {}
 
@@ -60,6 +73,7 @@ class LibrarySpider(Spider):
         api_url = parse_api_url(crawler.settings.get("HUB_API_URL"))
         spider = super().from_crawler(crawler, *args, api_url=api_url, **kwargs)
         spider.signed_in = credentials_from(crawler.settings) is not None
+        spider.anonymous_cap = crawler.settings.getint("HUB_ANONYMOUS_OFFSET_CAP")
         return spider
 
     @classmethod
@@ -71,24 +85,30 @@ class LibrarySpider(Spider):
     def journal_arguments(self) -> dict[str, Any]:
         return self.arguments.describe() | {"api_url": self.api_url}
 
+    @property
+    def last_reachable_page(self) -> int | None:
+        """Anonymous tag listings answer 403 from offset 1000 on: page 11 is not asked for."""
+        return None if self.signed_in or not self.anonymous_cap else self.anonymous_cap // PAGE_SIZE
+
     async def start(self) -> AsyncIterator[Request]:
         self.journal = self.crawler.get_extension(CrawlJournal)
+        if self.arguments.repositories is not None:
+            self.crawler.stats.set_value("hubspider/repositories/total", len(self.arguments.repositories))
         for continuation in self.first_continuations():
             if self.journal is None or not self.journal.is_done(continuation):
                 yield self.request_for(continuation)
 
     def first_continuations(self) -> Iterator[Continuation]:
+        repositories: list[str] = []
         if self.journal is not None and self.journal.resuming:
+            self.walks = self.journal.walks
             yield from self.journal.pending
             repositories = self.journal.repositories
-        else:
-            repositories = []
         if self.arguments.repositories is not None:
             repositories = list(self.arguments.repositories)
         else:
-            yield Continuation(
-                "repositories", f"{self.api_url}/v2/repositories/{self.namespace}/?page_size={PAGE_SIZE}"
-            )
+            url = f"{self.api_url}/v2/repositories/{self.namespace}/?page_size={PAGE_SIZE}"
+            yield Continuation("repositories", url)
         for name in dict.fromkeys(repositories):
             yield self.first_tags_page(name)
 
@@ -101,82 +121,148 @@ class LibrarySpider(Spider):
 
     def request_for(self, continuation: Continuation) -> Request:
         if continuation.kind == "repositories":
-            return Request(
-                continuation.url,
-                callback=self.parse_repositories,
-                errback=self.page_failed,
-                meta={PAGE_META: True},
-            )
+            priority = PRIORITIES["repositories"]
+        else:
+            priority = PRIORITIES["first page" if continuation.page == 1 else "page"]
         return Request(
             continuation.url,
-            callback=self.parse_tags,
+            callback=self.parse_repositories if continuation.kind == "repositories" else self.parse_tags,
             errback=self.page_failed,
             meta={PAGE_META: True},
             cb_kwargs={"continuation": continuation},
             dont_filter=continuation.walk > 1,
+            priority=priority,
         )
 
-    def parse_repositories(self, response: Response) -> Iterator[Request]:
+    def parse_repositories(self, response: Response, continuation: Continuation) -> Iterator[Request]:
         page = self.read_page(response)
         if page is None:
             return
-        then = self.next_page(response, page, Continuation("repositories", response.url))
-        if then is not None:
-            yield self.request_for(then)
+        then = self.next_link(response, page, continuation)
+        yield from map(self.request_for, then)
         names = []
         for repository in page["results"]:
             name = repository.get("name") if isinstance(repository, dict) else None
             if not isinstance(name, str) or not name:
-                reason = "it has no name"
-                report_loss(
-                    self.crawler,
-                    "repository",
-                    f"{repository!r:.80} of {response.url}",
-                    reason,
-                    page=response.url,
-                )
+                what = f"{repository!r:.80} of {response.url}"
+                report_loss(self.crawler, "repository", what, "it has no name", page=response.url)
                 continue
             names.append(name)
             yield self.request_for(self.first_tags_page(name))
         self.crawler.stats.inc_value("hubspider/repositories", len(names))
+        if isinstance(page.get("count"), int):
+            self.crawler.stats.set_value("hubspider/repositories/total", page["count"])
         if self.journal is not None:
-            self.journal.record_page(PageDone(response.url, 1, then, names))
+            done = PageDone(continuation, then, len(page["results"]), page.get("count") or 0, names)
+            self.journal.record_page(done)
 
     def parse_tags(self, response: Response, continuation: Continuation) -> Iterator[Request | TagPage]:
         page = self.read_page(response)
         if page is None:
+            yield from self.page_gone(continuation, lost=True)
             return
         repository = continuation.repository
         assert repository is not None
-        received = continuation.received + len(page["results"])
-        count = max(continuation.count, page.get("count") or 0)
-        chain = replace(continuation, received=received, count=count)
-        then = self.next_page(response, page, chain)
-        if page["next"] is None and received < count:
-            then = self.after_shortfall(chain)
-        if then is not None:
-            yield self.request_for(then)
-        done = PageDone(response.url, continuation.walk, then)
+        count = page.get("count") or 0
+        if continuation.page == 1:
+            self.walks[(repository, continuation.walk)] = Walk()
+            if continuation.walk == 1:
+                self.crawler.stats.inc_value("hubspider/repositories/counted")
+                self.crawler.stats.inc_value("hubspider/tags/total", count)
+        walk = self.walks[(repository, continuation.walk)]
+        walk.received += len(page["results"])
+        walk.count = max(walk.count, count)
+        then = self.pages_after(response, page, continuation, walk)
+        then += self.page_gone(continuation)
+        yield from map(self.request_for, then)
+        done = PageDone(continuation, then, len(page["results"]), count)
         yield TagPage(self.namespace, repository, response.url, page["results"], done)
 
-    def after_shortfall(self, chain: Continuation) -> Continuation | None:
-        """Fewer tags than `count` came: tags moved while the listing was paged."""
-        full_name = f"{self.namespace}/{chain.repository}"
-        if chain.walk < MAX_WALKS:
+    def pages_after(
+        self, response: Response, page: dict[str, Any], continuation: Continuation, walk: Walk
+    ) -> list[Continuation]:
+        """From a first page, every other page at once; from the last, its `next` if tags came."""
+        if page["next"] and not same_origin(page["next"], self.api_url):
+            walk.failed = True  # the link is refused and reported: reading again would not help
+            return self.next_link(response, page, continuation)
+        if continuation.page == 1 and page["next"]:
+            last = -(-walk.count // PAGE_SIZE)
+            if (cap := self.last_reachable_page) is not None and last > cap:
+                self.note_capped(continuation, walk.count - cap * PAGE_SIZE)
+                last = cap
+            numbered = (
+                _numbered_pages(page["next"], last) if same_origin(page["next"], self.api_url) else None
+            )
+            if numbered is not None:
+                then = [
+                    Continuation("tags", url, continuation.repository, continuation.walk, number)
+                    for number, url in numbered
+                ]
+                walk.pending.update(c.page for c in then)
+                walk.last_page = max(walk.last_page, last)
+                return then
+        if continuation.page < walk.last_page or continuation.page == self.last_reachable_page:
+            return []
+        then = self.next_link(response, page, continuation)
+        walk.pending.update(c.page for c in then)
+        walk.last_page = max([walk.last_page, *(c.page for c in then)])
+        return then
+
+    def next_link(
+        self, response: Response, page: dict[str, Any], continuation: Continuation
+    ) -> list[Continuation]:
+        next_url = page["next"]
+        if not next_url:
+            return []
+        if not same_origin(next_url, self.api_url):
+            reason = f"refused its 'next' link {next_url!r}: it leaves {self.api_url}"
+            report_loss(self.crawler, "page", response.url, reason, page=response.url)
+            return []
+        return [
+            Continuation(
+                continuation.kind, next_url, continuation.repository, continuation.walk, continuation.page + 1
+            )
+        ]
+
+    def page_gone(self, continuation: Continuation, *, lost: bool = False) -> list[Continuation]:
+        """A page of a walk is in (or lost, or past the end); after the last one, check the count."""
+        if continuation.kind != "tags":
+            return []
+        assert continuation.repository is not None
+        key = (continuation.repository, continuation.walk)
+        walk = self.walks.get(key)
+        if walk is None:  # the first page itself is lost: there is no walk to finish
+            self.crawler.stats.inc_value("hubspider/repositories/done")
+            return []
+        walk.pending.discard(continuation.page)
+        walk.failed |= lost
+        if walk.pending:
+            return []
+        del self.walks[key]
+        return self.after_walk(continuation.repository, continuation.walk, walk)
+
+    def after_walk(self, repository: str, number: int, walk: Walk) -> list[Continuation]:
+        """A walk has ended: read the listing again if tags moved under it."""
+        expected = walk.count
+        if (cap := self.last_reachable_page) is not None:
+            expected = min(expected, cap * PAGE_SIZE)
+        if walk.failed or walk.received >= expected:
+            self.crawler.stats.inc_value("hubspider/repositories/done")
+            return []
+        full_name = f"{self.namespace}/{repository}"
+        if number < MAX_WALKS:
             logger.info(
                 "%s: %d of %d tags came; the listing changed while it was read, reading it again",
                 full_name,
-                chain.received,
-                chain.count,
+                walk.received,
+                expected,
             )
             self.crawler.stats.inc_value("hubspider/rewalks")
-            assert chain.repository is not None
-            return self.first_tags_page(chain.repository, chain.walk + 1)
-        reason = f"{chain.received} of {chain.count} tags came, after reading the listing {chain.walk} times"
-        report_loss(
-            self.crawler, "repository", full_name, reason, page=self.first_tags_page(chain.repository).url
-        )
-        return None
+            return [self.first_tags_page(repository, number + 1)]
+        self.crawler.stats.inc_value("hubspider/repositories/done")
+        reason = f"{walk.received} of {expected} tags came, after reading the listing {number} times"
+        report_loss(self.crawler, "repository", full_name, reason, page=self.first_tags_page(repository).url)
+        return []
 
     def read_page(self, response: Response) -> dict[str, Any] | None:
         """The page's JSON if it has the paginated shape; otherwise the page is lost."""
@@ -186,22 +272,17 @@ class LibrarySpider(Spider):
             return None
         return read_json(response)
 
-    def next_page(self, response: Response, page: dict[str, Any], chain: Continuation) -> Continuation | None:
-        next_url = page["next"]
-        if not next_url:
-            return None
-        if not same_origin(next_url, self.api_url):
-            reason = f"refused its 'next' link {next_url!r}: it leaves {self.api_url}"
-            report_loss(self.crawler, "page", response.url, reason, page=response.url)
-            return None
-        return replace(chain, url=next_url)
-
-    def page_failed(self, failure: Failure) -> None:
+    def page_failed(self, failure: Failure) -> Iterator[Request]:
         request = failure.request  # type: ignore[attr-defined]
+        continuation: Continuation = request.cb_kwargs["continuation"]
         if failure.check(HttpError):
             response = failure.value.response
-            if self.is_anonymous_cap(response):
-                self.note_capped(request.cb_kwargs["continuation"])
+            if self.past_the_end(response, continuation):
+                # Tags were deleted since the first page: fewer pages now. The count check decides.
+                yield from map(self.request_for, self.page_gone(continuation))
+                return
+            if self.anonymous_cap_reached(response, continuation):
+                yield from map(self.request_for, self.page_gone(continuation))
                 return
             reason = f"HTTP {response.status}"
             if message := _api_message(response):
@@ -209,24 +290,40 @@ class LibrarySpider(Spider):
         else:
             reason = f"{failure.type.__name__}: {failure.getErrorMessage()}"
         report_loss(self.crawler, "page", request.url, reason)
+        yield from map(self.request_for, self.page_gone(continuation, lost=True))
 
-    def is_anonymous_cap(self, response: Response) -> bool:
-        if response.status != 403 or self.signed_in or "continuation" not in response.request.cb_kwargs:
-            return False
-        query = parse_qs(urlsplit(response.url).query)
-        try:
-            offset = (int(query["page"][0]) - 1) * int(query["page_size"][0])
-        except (KeyError, ValueError):
-            return False
-        return offset >= self.settings.getint("HUB_ANONYMOUS_OFFSET_CAP")
+    def past_the_end(self, response: Response, continuation: Continuation) -> bool:
+        return response.status == 404 and continuation.kind == "tags" and continuation.page > 1
 
-    def note_capped(self, chain: Continuation) -> None:
+    def anonymous_cap_reached(self, response: Response, continuation: Continuation) -> bool:
+        """A 403 deeper than page 1 of an anonymous crawl: Hub's cap came sooner than expected."""
+        if response.status != 403 or self.signed_in or continuation.kind != "tags" or continuation.page == 1:
+            return False
+        assert continuation.repository is not None
+        walk = self.walks.get((continuation.repository, continuation.walk))
+        count = walk.count if walk is not None else 0
+        self.note_capped(continuation, count - (continuation.page - 1) * PAGE_SIZE)
+        return True
+
+    def note_capped(self, continuation: Continuation, unreachable: int) -> None:
         """Anonymous paging stops at offset 1000: not a loss, but the summary says what is missing."""
-        assert chain.repository is not None
-        unreachable = max(chain.count - chain.received, 0)
-        self.capped[chain.repository] = unreachable
-        self.crawler.stats.inc_value("hubspider/anonymous_cap/repositories")
-        self.crawler.stats.inc_value("hubspider/anonymous_cap/tags", unreachable)
+        assert continuation.repository is not None
+        if continuation.walk == 1:
+            known = self.capped.get(continuation.repository, 0)
+            self.capped[continuation.repository] = max(known, unreachable)
+
+
+def _numbered_pages(next_url: str, last: int) -> list[tuple[int, str]] | None:
+    """Pages 2..last, by the page number in the first page's `next` link; None if it has none."""
+    url = urlsplit(next_url)
+    query = parse_qsl(url.query)
+    if not any(key == "page" for key, _ in query):
+        return None
+    pages = []
+    for number in range(2, last + 1):
+        numbered = [(key, str(number) if key == "page" else value) for key, value in query]
+        pages.append((number, url._replace(query=urlencode(numbered)).geturl()))
+    return pages
 
 
 def _api_message(response: Response) -> str | None:

@@ -1,0 +1,44 @@
+"""The crawl's state as plain data: what to fetch, what a finished page led to, and how
+far each walk through a repository's tag listing has got. The journal persists it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Continuation:
+    """A page to fetch: a repository listing page, or page `page` of a walk through a
+    repository's tags (a walk is read again, as walk 2, when tags moved under it)."""
+
+    kind: str  # "repositories" or "tags"
+    url: str
+    repository: str | None = None
+    walk: int = 1
+    page: int = 1
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.url, self.walk)
+
+
+@dataclass(slots=True)
+class PageDone:
+    """Travels with a page's items: the journal writes it once the records are exported."""
+
+    continuation: Continuation
+    then: list[Continuation]
+    results: int = 0
+    count: int = 0
+    repositories: list[str] | None = None
+
+
+@dataclass(slots=True)
+class Walk:
+    """The pages of one walk that are still out, and what has come so far."""
+
+    pending: set[int] = field(default_factory=set)
+    received: int = 0
+    count: int = 0
+    last_page: int = 1
+    failed: bool = False
