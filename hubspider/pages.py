@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
 
-from scrapy.http import TextResponse
+import orjson
 
 if TYPE_CHECKING:
     from scrapy.http import Response
@@ -14,11 +14,16 @@ if TYPE_CHECKING:
 PAGE_META = "hubspider_page"
 
 
+_parsed: WeakKeyDictionary[Response, Any] = WeakKeyDictionary()
+
+
 def read_json(response: Response) -> Any:
-    """The body as JSON; a TextResponse caches it, so the check and the spider parse once."""
-    if isinstance(response, TextResponse):
-        return response.json()
-    return json.loads(response.body)
+    """The body as JSON, parsed once for the middleware that checks it and the spider."""
+    try:
+        return _parsed[response]
+    except KeyError:
+        parsed = _parsed[response] = orjson.loads(response.body)
+        return parsed
 
 
 def page_problem(response: Response) -> str | None:
