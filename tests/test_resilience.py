@@ -163,14 +163,17 @@ def test_a_token_given_as_a_setting_is_not_logged(tmp_path):
 
 def test_an_expired_token_is_renewed(tmp_path):
     hub = make_hub()
-    with HubServer(hub, users={USER: PAT}, token_ttl=0.3, latency=0.05) as server:
+    # One request at a time, 0.1 s each, tokens that last 0.5 s: several expire mid-crawl.
+    with HubServer(hub, users={USER: PAT}, token_ttl=0.5, latency=0.1) as server:
         result = run_crawl(
             server.url,
             tmp_path,
             "-s",
             "HUB_TOKEN_RENEW_AFTER=3600",  # so only the 401 makes it renew
             "-s",
-            "CONCURRENT_REQUESTS_PER_DOMAIN=2",
+            "CONCURRENT_REQUESTS=1",
+            "-s",
+            "CONCURRENT_REQUESTS_PER_DOMAIN=1",
             env={"DOCKERHUB_USERNAME": USER, "DOCKERHUB_TOKEN": PAT},
         )
         issued = server.stats["auth/tokens_issued"]
