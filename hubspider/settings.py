@@ -7,7 +7,9 @@ NEWSPIDER_MODULE = "hubspider.spiders"
 # Our `crawl` command: one-line argument errors, and a non-zero exit status on loss.
 COMMANDS_MODULE = "hubspider.commands"
 
-ADDONS: dict[str, int] = {}
+# `-s HUB_PROFILE=signed-in` for a signed-in crawl as fast as Hub's limit allows.
+HUB_PROFILE = "polite"
+ADDONS = {"hubspider.profiles.ProfileAddon": 0}
 
 # Where the Hub API lives; point it at the emulator to crawl offline
 # (`-s HUB_API_URL=http://127.0.0.1:8080`). Every request stays on this origin.
@@ -30,9 +32,13 @@ HUB_TOKEN_RENEW_AFTER = 480
 # Anonymous tag listings answer 403 from this offset on.
 HUB_ANONYMOUS_OFFSET_CAP = 1000
 
+# One origin: with the two equal, the scheduler's priorities (listings and first pages
+# first) decide the order, not a queue inside the downloader.
 CONCURRENT_REQUESTS = 8
 CONCURRENT_REQUESTS_PER_DOMAIN = 8
 DOWNLOAD_DELAY = 0
+# AutoThrottle adapts to latency but not to 429s or X-RateLimit-*; the pacing below does.
+AUTOTHROTTLE_ENABLED = False
 
 # Pace by Hub's X-RateLimit-* headers and wait out 429s (hubspider/ratelimit.py).
 HUB_RATELIMIT_ENABLED = True
@@ -50,11 +56,20 @@ DOWNLOAD_TIMEOUT = 30
 DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 
+# Sign-in and pacing sit after the HTTP cache (900): a cached page needs neither, and the
+# cache never sees the bearer token.
 DOWNLOADER_MIDDLEWARES = {
     "hubspider.middlewares.MalformedPageRetryMiddleware": 540,
-    "hubspider.auth.HubAuthMiddleware": 560,
-    "hubspider.ratelimit.RateLimitMiddleware": 590,
+    "hubspider.auth.HubAuthMiddleware": 950,
+    "hubspider.ratelimit.RateLimitMiddleware": 960,
 }
+
+# For development against the real Hub: `-s HTTPCACHE_ENABLED=True` answers repeated
+# crawls from httpcache/, storing only good pages (never 429, 5xx or HTML).
+HTTPCACHE_ENABLED = False
+HTTPCACHE_POLICY = "hubspider.httpcache.GoodPagesPolicy"
+HTTPCACHE_DIR = "httpcache"
+HTTPCACHE_EXPIRATION_SECS = 3600
 
 # With JOBDIR, the journal (hubspider/journal.py) resumes the crawl, even after kill -9;
 # Scrapy's pickled request queue would not survive one.

@@ -19,12 +19,13 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 from scrapy import Request, Spider
 from scrapy.spidermiddlewares.httperror import HttpError
 
-from hubspider.arguments import CrawlArguments, parse_api_url, same_origin
+from hubspider.arguments import ArgumentError, CrawlArguments, parse_api_url, same_origin
 from hubspider.auth import credentials_from
 from hubspider.items import TagPage
 from hubspider.journal import CrawlJournal
 from hubspider.losses import report_loss
 from hubspider.pages import PAGE_META, page_problem, read_json
+from hubspider.profiles import PROFILES
 from hubspider.state import Continuation, PageDone, Walk
 
 if TYPE_CHECKING:
@@ -67,6 +68,8 @@ class LibrarySpider(Spider):
         CrawlArguments.parse(arguments)
         parse_api_url(settings.get("HUB_API_URL"))
         credentials_from(settings)
+        if (profile := settings.get("HUB_PROFILE", "polite")) not in PROFILES:
+            raise ArgumentError(f"unknown HUB_PROFILE {profile!r}: expected one of {', '.join(PROFILES)}")
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
