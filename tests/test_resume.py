@@ -44,6 +44,18 @@ def stop_after(process, jobdir, pages: int, signum: int) -> None:
     process.send_signal(signum)
 
 
+def interrupt(server, tmp_path, pages: int, signum: int = signal.SIGKILL, **options) -> tuple[int, str]:
+    """Start the crawl with a JOBDIR and stop it with `signum` once `pages` pages are done."""
+    process = crawl_process(server.url, tmp_path, *job_arguments(tmp_path), **options)
+    stop_after(process, tmp_path / "job", pages, signum)
+    _, stderr = process.communicate(timeout=60)
+    return process.returncode, stderr
+
+
+def resume(server, tmp_path, *arguments: str, **options):
+    return run_crawl(server.url, tmp_path, *job_arguments(tmp_path), *arguments, **options)
+
+
 def exported_lines(path) -> list[str]:
     return path.read_text().splitlines()
 
@@ -57,17 +69,14 @@ def assert_complete(path, hub) -> None:
 
 def test_ctrl_c_stops_cleanly_and_the_same_command_finishes(slow_hub, tmp_path):
     hub, server = slow_hub
-    arguments = job_arguments(tmp_path)
-    process = crawl_process(server.url, tmp_path, *arguments, append=True)
-    stop_after(process, tmp_path / "job", 10, signal.SIGINT)
-    _, stderr = process.communicate(timeout=60)
-    assert process.returncode == EXIT_INCOMPLETE
+    returncode, stderr = interrupt(server, tmp_path, 10, signal.SIGINT, append=True)
+    assert returncode == EXIT_INCOMPLETE
     assert "The crawl did not finish (shutdown)" in stderr
     assert "run the same command again to resume it" in stderr
     first_part = len(exported_lines(tmp_path / "digests.jsonl"))
     assert 0 < first_part < len(hub.expected_records("library"))
 
-    result = run_crawl(server.url, tmp_path, *arguments, append=True)
+    result = resume(server, tmp_path, append=True)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Resuming:" in result.stderr
     assert_complete(tmp_path / "digests.jsonl", hub)
@@ -76,38 +85,29 @@ def test_ctrl_c_stops_cleanly_and_the_same_command_finishes(slow_hub, tmp_path):
 @pytest.mark.parametrize("pages", [1, 7, 19, 33, 48])
 def test_kill_9_at_any_moment_then_the_same_command_finishes(slow_hub, tmp_path, pages):
     hub, server = slow_hub
-    arguments = job_arguments(tmp_path)
-    process = crawl_process(server.url, tmp_path, *arguments, append=True)
-    stop_after(process, tmp_path / "job", pages, signal.SIGKILL)
-    process.communicate(timeout=60)
+    interrupt(server, tmp_path, pages, append=True)
 
-    result = run_crawl(server.url, tmp_path, *arguments, append=True)
+    result = resume(server, tmp_path, append=True)
     assert result.returncode == 0, result.stderr[-3000:]
     assert_complete(tmp_path / "digests.jsonl", hub)
 
 
 def test_kill_9_twice_then_the_same_command_finishes(slow_hub, tmp_path):
     hub, server = slow_hub
-    arguments = job_arguments(tmp_path)
     for pages in (5, 25):
-        process = crawl_process(server.url, tmp_path, *arguments, append=True)
-        stop_after(process, tmp_path / "job", pages, signal.SIGKILL)
-        process.communicate(timeout=60)
-    result = run_crawl(server.url, tmp_path, *arguments, append=True)
+        interrupt(server, tmp_path, pages, append=True)
+    result = resume(server, tmp_path, append=True)
     assert result.returncode == 0, result.stderr[-3000:]
     assert_complete(tmp_path / "digests.jsonl", hub)
 
 
 def test_a_broken_last_line_is_repaired_on_resume(slow_hub, tmp_path):
     hub, server = slow_hub
-    arguments = job_arguments(tmp_path)
-    process = crawl_process(server.url, tmp_path, *arguments, append=True)
-    stop_after(process, tmp_path / "job", 12, signal.SIGKILL)
-    process.communicate(timeout=60)
+    interrupt(server, tmp_path, 12, append=True)
     with (tmp_path / "digests.jsonl").open("a") as export:
         export.write('{"digest": "sha256:0123')  # as if killed in the middle of a write
 
-    result = run_crawl(server.url, tmp_path, *arguments, append=True)
+    result = resume(server, tmp_path, append=True)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Removed a broken last line" in result.stderr
     assert_complete(tmp_path / "digests.jsonl", hub)
@@ -115,11 +115,8 @@ def test_a_broken_last_line_is_repaired_on_resume(slow_hub, tmp_path):
 
 def test_csv_resumes_without_a_second_header(slow_hub, tmp_path):
     hub, server = slow_hub
-    arguments = job_arguments(tmp_path)
-    process = crawl_process(server.url, tmp_path, *arguments, output="digests.csv", append=True)
-    stop_after(process, tmp_path / "job", 15, signal.SIGKILL)
-    process.communicate(timeout=60)
-    result = run_crawl(server.url, tmp_path, *arguments, output="digests.csv", append=True)
+    interrupt(server, tmp_path, 15, output="digests.csv", append=True)
+    result = resume(server, tmp_path, output="digests.csv", append=True)
     assert result.returncode == 0, result.stderr[-3000:]
     rows = result.csv_rows()
     assert len(rows) == len(hub.expected_records("library"))
@@ -129,12 +126,9 @@ def test_csv_resumes_without_a_second_header(slow_hub, tmp_path):
 
 def test_the_default_feed_resumes_into_a_second_file(slow_hub, tmp_path):
     hub, server = slow_hub
-    arguments = job_arguments(tmp_path)
-    process = crawl_process(server.url, tmp_path, *arguments, output=None)
-    stop_after(process, tmp_path / "job", 20, signal.SIGKILL)
-    process.communicate(timeout=60)
+    interrupt(server, tmp_path, 20, output=None)
     time.sleep(1.1)  # the feed name has the time to the second
-    result = run_crawl(server.url, tmp_path, *arguments, output=None)
+    result = resume(server, tmp_path, output=None)
     assert result.returncode == 0, result.stderr[-3000:]
     feeds = sorted((tmp_path / "output").glob("library-*.jsonl"))
     assert len(feeds) == 2
@@ -144,12 +138,9 @@ def test_the_default_feed_resumes_into_a_second_file(slow_hub, tmp_path):
 
 def test_resuming_with_overwrite_is_refused_in_one_line(slow_hub, tmp_path):
     _, server = slow_hub
-    arguments = job_arguments(tmp_path)
-    process = crawl_process(server.url, tmp_path, *arguments, append=True)
-    stop_after(process, tmp_path / "job", 5, signal.SIGKILL)
-    process.communicate(timeout=60)
+    interrupt(server, tmp_path, 5, append=True)
     before = (tmp_path / "digests.jsonl").read_bytes()
-    result = run_crawl(server.url, tmp_path, *arguments)  # -O
+    result = resume(server, tmp_path)  # -O
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1
     assert "resume with -o digests.jsonl (append); -O would erase them" in result.stderr
@@ -158,21 +149,17 @@ def test_resuming_with_overwrite_is_refused_in_one_line(slow_hub, tmp_path):
 
 def test_resuming_another_crawl_is_refused(slow_hub, tmp_path):
     _, server = slow_hub
-    arguments = job_arguments(tmp_path)
-    process = crawl_process(server.url, tmp_path, *arguments, append=True)
-    stop_after(process, tmp_path / "job", 3, signal.SIGKILL)
-    process.communicate(timeout=60)
-    result = run_crawl(server.url, tmp_path, *arguments, "-a", "repos=rust", append=True)
+    interrupt(server, tmp_path, 3, append=True)
+    result = resume(server, tmp_path, "-a", "repos=rust", append=True)
     assert result.returncode == 2
     assert "holds another crawl" in result.stderr
 
 
 def test_a_finished_crawl_resumed_does_nothing_more(slow_hub, tmp_path):
     hub, server = slow_hub
-    arguments = job_arguments(tmp_path)
-    assert run_crawl(server.url, tmp_path, *arguments, append=True).returncode == 0
+    assert resume(server, tmp_path, append=True).returncode == 0
     requests_before = sum(server.requests.values())
-    result = run_crawl(server.url, tmp_path, *arguments, append=True)
+    result = resume(server, tmp_path, append=True)
     assert result.returncode == 0, result.stderr[-3000:]
     assert sum(server.requests.values()) == requests_before
     assert_complete(tmp_path / "digests.jsonl", hub)
