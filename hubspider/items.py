@@ -16,6 +16,7 @@ from hubspider.schemas import JsonSchemaItem, load_schema
 
 if TYPE_CHECKING:
     from hubspider.state import PageDone
+    from hubspider.store import TagSeen
 
 
 class TagItem(JsonSchemaItem):
@@ -39,6 +40,8 @@ class TagPage:
     url: str
     tags: list[dict[str, Any]] = field(repr=False)
     page: PageDone | None = None
+    # The last page of a walk that read the repository whole.
+    completes: bool = False
 
     def __repr__(self) -> str:
         return f"<TagPage {self.namespace}/{self.repository} {len(self.tags)} tags from {self.url}>"
@@ -46,11 +49,15 @@ class TagPage:
 
 @dataclass(slots=True)
 class DigestRecords:
-    """The digest records of one tags page, each shaped as a ``DigestRecord``."""
+    """The digest records of one tags page, each shaped as a ``DigestRecord``, and its tags."""
 
+    namespace: str
+    repository: str
     url: str
     records: list[dict[str, Any]] = field(repr=False)
+    tags: list[TagSeen] = field(default_factory=list, repr=False)
     page: PageDone | None = None
+    completes: bool = False
 
     def __repr__(self) -> str:
         return f"<DigestRecords {len(self.records)} records from {self.url}>"

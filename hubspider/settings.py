@@ -87,7 +87,13 @@ ITEM_PIPELINES = {
     "hubspider.pipelines.ValidatePipeline": 100,
     "hubspider.pipelines.ExplodePipeline": 200,
     "hubspider.pipelines.DedupePipeline": 300,
+    "hubspider.pipelines.StorePipeline": 400,
 }
+
+# Every record also goes into this SQLite store, which keeps the history across crawls and
+# answers `scrapy lookup`, `scrapy history` and `scrapy changes`.
+HUB_STORE_ENABLED = True
+HUB_STORE_PATH = "output/hubspider.sqlite3"
 
 EXTENSIONS = {
     "hubspider.auth.RedactSecretsExtension": 100,

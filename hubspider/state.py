@@ -42,3 +42,5 @@ class Walk:
     count: int = 0
     last_page: int = 1
     failed: bool = False
+    # Ended with every tag read: the store may then close the history of tags it did not see.
+    complete: bool = False

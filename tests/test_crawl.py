@@ -110,4 +110,4 @@ def test_without_an_output_option_the_feed_goes_to_output(hub_server, hub, tmp_p
 def test_an_output_option_replaces_the_default_feed(hub_server, tmp_path):
     result = run_crawl(hub_server.url, tmp_path, "-a", "repos=rust")
     assert result.returncode == 0, result.stderr[-3000:]
-    assert not (tmp_path / "output").exists()
+    assert not list((tmp_path / "output").glob("*.jsonl"))

@@ -19,7 +19,7 @@ def alpine_records() -> DigestRecords:
     records = [
         r for tag in tags for r in tag_records(tag, "library", "alpine", "2026-11-22T06:00:00Z", skipped)
     ]
-    return DigestRecords("https://hub.docker.com/page", records)
+    return DigestRecords("library", "alpine", "https://hub.docker.com/page", records)
 
 
 def export(exporter_class, item, **options) -> bytes:

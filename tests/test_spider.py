@@ -249,9 +249,28 @@ def test_a_page_past_the_end_is_not_lost_but_ends_the_walk():
     page_5 = later_page(spider, "alpine", 5, count=437, received=437)
     spider.walks[("alpine", 1)].pending = {5}
     response = stored_response("not_found.json", page_5.url, status=404, cb_kwargs={"continuation": page_5})
-    assert list(spider.page_failed(failure_of(response))) == []
+    (completion,) = spider.page_failed(failure_of(response))
+    assert (completion.repository, completion.records, completion.completes) == ("alpine", [], True)
     assert crawler.stats.get_value("hubspider/lost") is None
     assert spider.walks == {}
+
+
+def test_the_page_that_ends_a_whole_walk_says_so():
+    spider, _ = make_spider()
+    response = stored_response("tags_rust_edge_cases.json", ALPINE_URL)
+    page_8 = later_page(spider, "rust", 8, count=705, received=700)
+    spider.walks[("rust", 1)].pending = {8}
+    (page,) = spider.parse_tags(response, continuation=page_8)
+    assert page.completes
+
+
+def test_a_capped_walk_does_not_count_as_whole():
+    spider, _ = make_spider()
+    body = b'{"count": 2345, "next": null, "previous": null, "results": []}'
+    spider.walks[("ubuntu", 1)] = Walk(pending={10}, received=1000, count=2345, last_page=10)
+    page_10 = Continuation("tags", ALPINE_URL + "&page=10", "ubuntu", 1, 10)
+    (page,) = spider.parse_tags(TextResponse(ALPINE_URL, body=body, request=Request(ALPINE_URL)), page_10)
+    assert not page.completes
 
 
 def test_a_lost_page_ends_its_walk_without_reading_it_again():

@@ -1,7 +1,8 @@
-"""One pipeline per concern, ordered in settings.ITEM_PIPELINES: validate, explode, dedupe."""
+"""One pipeline per concern, ordered in settings.ITEM_PIPELINES: validate, explode, dedupe, store."""
 
 from hubspider.pipelines.dedupe import DedupePipeline
 from hubspider.pipelines.explode import ExplodePipeline
+from hubspider.pipelines.store import StorePipeline
 from hubspider.pipelines.validate import ValidatePipeline
 
-__all__ = ["DedupePipeline", "ExplodePipeline", "ValidatePipeline"]
+__all__ = ["DedupePipeline", "ExplodePipeline", "StorePipeline", "ValidatePipeline"]

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from hubspider.items import DigestRecords, TagPage
 from hubspider.journal import CrawlJournal
 from hubspider.records import tag_records
+from hubspider.store import TagSeen, tag_target
 
 if TYPE_CHECKING:
     from typing import Self
@@ -42,12 +43,18 @@ class ExplodePipeline:
         if not isinstance(item, TagPage):
             return item
         skipped: Counter[str] = Counter()
-        records = [
-            record
-            for tag in item.tags
-            for record in tag_records(tag, item.namespace, item.repository, self.seen_at, skipped)
-        ]
+        records: list[dict[str, Any]] = []
+        tags = []
+        for tag in item.tags:
+            tag_digests = tag_records(tag, item.namespace, item.repository, self.seen_at, skipped)
+            records += tag_digests
+            target = tag_target(tag.get("digest"), (record["digest"] for record in tag_digests))
+            tags.append(
+                TagSeen(item.namespace, item.repository, tag["name"], target, tag.get("last_updated"))
+            )
         for reason, count in skipped.items():
             self.stats.inc_value(f"hubspider/skipped/{reason}", count)
         self.stats.inc_value("hubspider/records/produced", len(records))
-        return DigestRecords(item.url, records, item.page)
+        return DigestRecords(
+            item.namespace, item.repository, item.url, records, tags, item.page, item.completes
+        )

@@ -21,7 +21,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 
 from hubspider.arguments import ArgumentError, CrawlArguments, parse_api_url, same_origin
 from hubspider.auth import credentials_from
-from hubspider.items import TagPage
+from hubspider.items import DigestRecords, TagPage
 from hubspider.journal import CrawlJournal
 from hubspider.losses import report_loss
 from hubspider.pages import PAGE_META, page_problem, read_json
@@ -179,7 +179,7 @@ class LibrarySpider(Spider):
         then += self.page_gone(continuation)
         yield from map(self.request_for, then)
         done = PageDone(continuation, then, len(page["results"]), count)
-        yield TagPage(self.namespace, repository, response.url, page["results"], done)
+        yield TagPage(self.namespace, repository, response.url, page["results"], done, walk.complete)
 
     def pages_after(
         self, response: Response, page: dict[str, Any], continuation: Continuation, walk: Walk
@@ -251,6 +251,7 @@ class LibrarySpider(Spider):
             expected = min(expected, cap * PAGE_SIZE)
         if walk.failed or walk.received >= expected:
             self.crawler.stats.inc_value("hubspider/repositories/done")
+            walk.complete = not walk.failed and expected == walk.count
             return []
         full_name = f"{self.namespace}/{repository}"
         if number < MAX_WALKS:
@@ -275,14 +276,19 @@ class LibrarySpider(Spider):
             return None
         return read_json(response)
 
-    def page_failed(self, failure: Failure) -> Iterator[Request]:
+    def page_failed(self, failure: Failure) -> Iterator[Request | DigestRecords]:
         request = failure.request  # type: ignore[attr-defined]
         continuation: Continuation = request.cb_kwargs["continuation"]
         if failure.check(HttpError):
             response = failure.value.response
             if self.past_the_end(response, continuation):
                 # Tags were deleted since the first page: fewer pages now. The count check decides.
+                walk = self.walks.get((continuation.repository, continuation.walk))
                 yield from map(self.request_for, self.page_gone(continuation))
+                if walk is not None and walk.complete:
+                    yield DigestRecords(
+                        self.namespace, continuation.repository, request.url, [], completes=True
+                    )
                 return
             if self.anonymous_cap_reached(response, continuation):
                 yield from map(self.request_for, self.page_gone(continuation))

@@ -10,10 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 INDEX_MEDIA_TYPES = (
     "application/vnd.oci.image.index.v1+json",
@@ -78,6 +81,10 @@ EPOCH = datetime(2026, 11, 1, tzinfo=UTC)
 # The tag at this position of a drifting repository is served again as the next one,
 # as when a tag is pushed between two page requests of an offset-paged listing.
 DRIFT_POSITION = 99
+# evolve() re-pushes tags from among this many newest of a repository, as Hub's moving tags are recent.
+EVOLVE_NEWEST = 30
+# evolve() deletes only behind the first page, so that a first-page-only crawl sees it only in `count`.
+EVOLVE_FIRST_PAGE = 100
 
 
 def _digest(*parts: object) -> str:
@@ -277,6 +284,8 @@ class Repository:
 @dataclass(slots=True)
 class Hub:
     namespaces: dict[str, dict[str, Repository]]
+    # How many times evolve() changed this hub: keeps the digests of each day's new builds unique.
+    generation: int = 0
 
     def repository(self, namespace: str, name: str) -> Repository | None:
         return self.namespaces.get(namespace, {}).get(name)
@@ -466,3 +475,187 @@ def pushed_tag(repository: Repository, name: str, tag_id: int) -> Tag:
         build=Build(_digest(*key, "index"), INDEX_MEDIA_TYPES[0], images, pushed),
         last_updated=pushed,
     )
+
+
+@dataclass
+class Evolution:
+    """What evolve() changed: the ground truth of what a second, incremental crawl must notice."""
+
+    moved: list[tuple[str, str]] = field(default_factory=list)
+    added: list[tuple[str, str]] = field(default_factory=list)
+    deleted: list[tuple[str, str]] = field(default_factory=list)
+    # The tag digest each moved tag pointed to before it was re-pushed.
+    old_digests: dict[tuple[str, str], str | None] = field(default_factory=dict)
+
+
+def _parse_iso(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def _rebuilt(build: Build, key: tuple[object, ...], pushed: str, rng: random.Random) -> Build:
+    """A fresh push shaped like `build`: same platforms and media type, new digests everywhere."""
+    images = tuple(
+        Image(
+            image.os,
+            image.architecture,
+            image.variant,
+            image.os_version,
+            _digest(*key, i, image.os, image.architecture, image.variant),
+            image.size if not image.is_platform else max(1_024, image.size + rng.randint(-500_000, 500_000)),
+            pushed,
+        )
+        for i, image in enumerate(build.images)
+    )
+    if build.media_type in MANIFEST_MEDIA_TYPES and images:
+        # A single-platform tag's digest stays its one image's manifest digest.
+        return Build(images[0].digest, build.media_type, images, pushed)
+    return Build(_digest(*key, "index"), build.media_type, images, pushed)
+
+
+class _Evolver:
+    """One evolve() call: the listings as they were (where picks are made) and as they become."""
+
+    def __init__(self, hub: Hub, rng: random.Random, now: datetime) -> None:
+        self.hub = hub
+        self.rng = rng
+        self.now = now
+        library = hub.namespaces.get("library", {})
+        # Biggest first, so that changes land first in repositories with more than one page.
+        self.ranked = sorted(
+            (r for r in library.values() if r.tags), key=lambda r: (-len(r.unique_tags), r.name)
+        )
+        # "Newest" and "first page" mean before evolve, whatever the changes before a pick did.
+        self.before = {r.name: r.unique_tags for r in self.ranked}
+        self.listings = {name: list(tags) for name, tags in self.before.items()}
+        self.touched: dict[str, Repository] = {}
+        self.taken: set[int] = set()
+        self.seconds = 0
+        self.next_tag_id = 1 + max(
+            (tag.tag_id for repos in hub.namespaces.values() for r in repos.values() for tag in r.tags),
+            default=0,
+        )
+        self.evolution = Evolution()
+
+    def deal(
+        self, repositories: list[Repository], count: int, window: Callable[[list[Tag]], list[Tag]], what: str
+    ) -> list[tuple[Repository, Tag]]:
+        """Pick `count` distinct tags round-robin over `repositories`, each at random within its window."""
+        picks = []
+        for i in range(count):
+            for step in range(len(repositories)):
+                repository = repositories[(i + step) % len(repositories)]
+                choices = [tag for tag in window(self.before[repository.name]) if id(tag) not in self.taken]
+                if choices:
+                    break
+            else:
+                raise ValueError(f"the hub has too few tags to {what} {count}")
+            tag = self.rng.choice(choices)
+            self.taken.add(id(tag))
+            picks.append((repository, tag))
+        return picks
+
+    def stamp(self) -> str:
+        """A moment after `now`, later for each change, so that the last change is the newest."""
+        self.seconds += 1
+        return _iso(self.now + timedelta(seconds=self.seconds))
+
+    def key(self, repository: Repository, name: str) -> tuple[object, ...]:
+        return ("evolved", self.hub.generation, repository.namespace, repository.name, name)
+
+    def move(self, repository: Repository, tag: Tag) -> None:
+        pushed = self.stamp()
+        build = _rebuilt(tag.build, self.key(repository, tag.name), pushed, self.rng)
+        # A new Tag object, not an edit: the old one's cached JSON goes with it.
+        new_tag = replace(tag, build=build, last_updated=pushed)
+        listing = self.listings[repository.name]
+        self.listings[repository.name] = [new_tag, *(t for t in listing if t is not tag)]
+        self.touched[repository.name] = repository
+        self.evolution.moved.append((repository.name, tag.name))
+        self.evolution.old_digests[(repository.name, tag.name)] = tag.build.digest
+
+    def add(self, repository: Repository) -> None:
+        listing = self.listings[repository.name]
+        names = {t.name for t in listing}
+        number = 1
+        while f"3.99.0-new{number}" in names:
+            number += 1
+        name = f"3.99.0-new{number}"
+        pushed = self.stamp()
+        # Shaped like the repository's newest build: the platforms it publishes today.
+        template = self.before[repository.name][0].build
+        new_tag = Tag(
+            namespace=repository.namespace,
+            repository=repository.name,
+            repository_id=repository.repository_id,
+            name=name,
+            tag_id=self.next_tag_id,
+            build=_rebuilt(template, self.key(repository, name), pushed, self.rng),
+            last_updated=pushed,
+        )
+        self.next_tag_id += 1
+        self.listings[repository.name] = [new_tag, *listing]
+        self.touched[repository.name] = repository
+        self.evolution.added.append((repository.name, name))
+
+    def delete(self, repository: Repository, tag: Tag) -> None:
+        self.listings[repository.name] = [t for t in self.listings[repository.name] if t is not tag]
+        self.touched[repository.name] = repository
+        self.evolution.deleted.append((repository.name, tag.name))
+
+    def commit(self) -> Evolution:
+        for name, repository in self.touched.items():
+            tags = self.listings[name]
+            if len(repository.tags) != len(repository.unique_tags) and len(tags) > DRIFT_POSITION + 1:
+                # Every old occurrence is gone with the list; the duplicate stays at the page boundary.
+                tags.insert(DRIFT_POSITION + 1, tags[DRIFT_POSITION])
+            # A new list, not an edit in place: requests being served keep a consistent listing.
+            repository.tags = tags
+        self.hub.generation += 1
+        return self.evolution
+
+
+def _middle(tags: list[Tag]) -> list[Tag]:
+    """Behind the first page, and not the oldest tag unless it is the only one there."""
+    return tags[EVOLVE_FIRST_PAGE : max(EVOLVE_FIRST_PAGE + 1, len(tags) - 1)]
+
+
+def evolve(
+    hub: Hub,
+    *,
+    moved: int = 3,
+    added: int = 2,
+    deleted: int = 1,
+    seed: int = 1,
+    now: datetime | None = None,
+) -> Evolution:
+    """Change `library` in place as Hub changes between two daily crawls: re-pushes, new tags, deletions.
+
+    Repositories are dealt round-robin, biggest first, so that changes spread over the repositories
+    with more than one page, where an incremental crawler that reads only the first page is tested.
+    Moved and added tags get new builds and go to the top, newest last; deleted tags come from behind
+    the first page. The same seed on the same hub makes the same changes.
+    """
+    if min(moved, added, deleted) < 0:
+        raise ValueError("moved, added and deleted must not be negative")
+    now = datetime.now(UTC) if now is None else now
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    now = now.astimezone(UTC)
+    library = hub.namespaces.get("library", {})
+    newest = max((_parse_iso(tag.last_updated) for r in library.values() for tag in r.tags), default=EPOCH)
+    if now <= newest:
+        # Otherwise re-pushed tags would top a listing ordered newest first, yet be older than the rest.
+        raise ValueError(f"now must be later than the newest tag of library ({_iso(newest)})")
+    evolver = _Evolver(hub, random.Random(seed), now)
+    multi_page = [r for r in evolver.ranked if len(r.unique_tags) > EVOLVE_FIRST_PAGE]
+    moves = evolver.deal(evolver.ranked, moved, lambda tags: tags[:EVOLVE_NEWEST], "move")
+    deletions = evolver.deal(multi_page, deleted, _middle, "delete")
+    if added and not evolver.ranked:
+        raise ValueError("the hub has no repository with tags to add to")
+    for repository, tag in moves:
+        evolver.move(repository, tag)
+    for i in range(added):
+        evolver.add(evolver.ranked[i % len(evolver.ranked)])
+    for repository, tag in deletions:
+        evolver.delete(repository, tag)
+    return evolver.commit()

@@ -1,0 +1,234 @@
+"""The digest store: every record any crawl saw, with when it was first and last seen.
+
+SQLite, one file, no server. A record is keyed by (digest, namespace, repository, tag,
+platform); a crawl that sees it again only moves `last_seen`, so history is never lost: a
+tag that moves to a new digest gets a new row and its old row stays. Whether a row is
+current is decided against the last crawl that read its repository completely: an
+interrupted crawl moves `last_seen` of what it saw and closes nothing.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    digest TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    repository TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    platform TEXT NOT NULL,  -- '' for a tag's own (index) digest
+    kind TEXT NOT NULL,
+    os TEXT, architecture TEXT, variant TEXT, os_version TEXT,
+    tag_digest TEXT, media_type TEXT, size INTEGER, last_pushed TEXT,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    PRIMARY KEY (digest, namespace, repository, tag, platform)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS records_by_image ON records (namespace, repository, tag, last_seen);
+
+-- Every tag, records or not: what it points to, and when that changed or it went away.
+CREATE TABLE IF NOT EXISTS tags (
+    namespace TEXT NOT NULL,
+    repository TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    target TEXT NOT NULL,  -- the tag digest, or its image digests when Hub gives none
+    last_updated TEXT,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    moved_at TEXT,
+    gone_at TEXT,
+    PRIMARY KEY (namespace, repository, tag)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS tags_by_change ON tags (moved_at);
+CREATE INDEX IF NOT EXISTS tags_by_gone ON tags (gone_at);
+CREATE INDEX IF NOT EXISTS tags_by_first_seen ON tags (first_seen);
+
+-- The last crawl that read each repository completely.
+CREATE TABLE IF NOT EXISTS repositories (
+    namespace TEXT NOT NULL,
+    repository TEXT NOT NULL,
+    last_complete TEXT NOT NULL,
+    PRIMARY KEY (namespace, repository)
+) WITHOUT ROWID;
+"""
+
+RECORD_COLUMNS = (
+    "digest", "namespace", "repository", "tag", "platform", "kind", "os", "architecture", "variant",
+    "os_version", "tag_digest", "media_type", "size", "last_pushed",
+)  # fmt: skip
+
+UPSERT_RECORD = f"""
+INSERT INTO records ({", ".join(RECORD_COLUMNS)}, first_seen, last_seen)
+VALUES ({", ".join("?" * len(RECORD_COLUMNS))}, ?, ?)
+ON CONFLICT DO UPDATE SET
+    first_seen = min(first_seen, excluded.first_seen),
+    last_seen = max(last_seen, excluded.last_seen)
+"""
+
+UPSERT_TAG = """
+INSERT INTO tags (namespace, repository, tag, target, last_updated, first_seen, last_seen)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT DO UPDATE SET
+    moved_at = CASE WHEN excluded.last_seen >= last_seen AND excluded.target != target
+                    THEN excluded.last_seen ELSE moved_at END,
+    target = CASE WHEN excluded.last_seen >= last_seen THEN excluded.target ELSE target END,
+    last_updated = CASE WHEN excluded.last_seen >= last_seen THEN excluded.last_updated ELSE last_updated END,
+    first_seen = min(first_seen, excluded.first_seen),
+    last_seen = max(last_seen, excluded.last_seen),
+    gone_at = CASE WHEN excluded.last_seen >= last_seen THEN NULL ELSE gone_at END
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class TagSeen:
+    """A tag as one page showed it, for the `tags` table."""
+
+    namespace: str
+    repository: str
+    tag: str
+    target: str
+    last_updated: str | None
+
+
+def tag_target(tag_digest: str | None, image_digests: Iterable[str]) -> str:
+    return tag_digest or ",".join(sorted(image_digests))
+
+
+class Store:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, isolation_level=None)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def add(self, records: list[dict[str, Any]], tags: list[TagSeen], seen_at: str) -> None:
+        """One page's records and tags, in one transaction."""
+        rows = [
+            (*(record[column] for column in RECORD_COLUMNS[:4]), record["platform"] or "",
+             *(record[column] for column in RECORD_COLUMNS[5:]), seen_at, seen_at)
+            for record in records
+        ]  # fmt: skip
+        tag_rows = [
+            (tag.namespace, tag.repository, tag.tag, tag.target, tag.last_updated, seen_at, seen_at)
+            for tag in tags
+        ]
+        with self.transaction():
+            self.db.executemany(UPSERT_RECORD, rows)
+            self.db.executemany(UPSERT_TAG, tag_rows)
+
+    def complete(self, namespace: str, repository: str, seen_at: str) -> None:
+        """The crawl started at `seen_at` read this repository whole: what it did not see is gone."""
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO repositories VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET "
+                "last_complete = max(last_complete, excluded.last_complete)",
+                (namespace, repository, seen_at),
+            )
+            self.db.execute(
+                "UPDATE tags SET gone_at = ? WHERE namespace = ? AND repository = ? AND last_seen < ? "
+                "AND gone_at IS NULL",
+                (seen_at, namespace, repository, seen_at),
+            )
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # Queries
+
+    def find_digest(self, prefix: str) -> list[sqlite3.Row]:
+        """Rows whose digest is `prefix` or starts with it, current ones marked."""
+        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        return self._with_current("r.digest >= ? AND r.digest < ?", (prefix, upper))
+
+    def image_history(
+        self, namespace: str, repository: str, tag: str, platform: str | None
+    ) -> list[sqlite3.Row]:
+        condition = "r.namespace = ? AND r.repository = ? AND r.tag = ?"
+        parameters: tuple[str, ...] = (namespace, repository, tag)
+        if platform is not None:
+            condition += " AND r.platform = ?"
+            parameters += (platform,)
+        return self._with_current(condition, parameters, order="r.first_seen, r.platform")
+
+    def current_tags(self, namespace: str, repository: str) -> list[str]:
+        """Tags the repository has now, by the last crawl that saw it."""
+        rows = self.db.execute(
+            "SELECT tag FROM tags WHERE namespace = ? AND repository = ? AND gone_at IS NULL",
+            (namespace, repository),
+        )
+        return [row["tag"] for row in rows]
+
+    def tag_target_now(self, namespace: str, repository: str, tag: str) -> str | None:
+        row = self.db.execute(
+            "SELECT target FROM tags WHERE namespace = ? AND repository = ? AND tag = ? AND gone_at IS NULL",
+            (namespace, repository, tag),
+        ).fetchone()
+        return row["target"] if row else None
+
+    def changes(self, since: str) -> Iterator[sqlite3.Row]:
+        yield from self.db.execute(
+            """
+            WITH first_crawl AS (
+                SELECT namespace, repository, min(first_seen) AS at FROM tags GROUP BY namespace, repository
+            )
+            SELECT 'moved' AS change, namespace, repository, tag, moved_at AS at FROM tags
+             WHERE moved_at >= :since
+            UNION ALL
+            -- a repository's first crawl finds every tag; that is not news
+            SELECT 'appeared', namespace, repository, tag, first_seen
+              FROM tags JOIN first_crawl USING (namespace, repository)
+             WHERE first_seen >= :since AND first_seen > first_crawl.at
+            UNION ALL
+            SELECT 'disappeared', namespace, repository, tag, gone_at FROM tags WHERE gone_at >= :since
+            ORDER BY namespace, repository, tag
+            """,
+            {"since": since},
+        )
+
+    def last_crawl(self) -> str | None:
+        row = self.db.execute("SELECT max(last_seen) AS at FROM tags").fetchone()
+        return row["at"]
+
+    def last_complete(self, namespace: str, repository: str) -> str | None:
+        row = self.db.execute(
+            "SELECT last_complete FROM repositories WHERE namespace = ? AND repository = ?",
+            (namespace, repository),
+        ).fetchone()
+        return row["last_complete"] if row else None
+
+    def _with_current(
+        self, condition: str, parameters: tuple[str, ...], order: str = "r.repository"
+    ) -> list[Any]:
+        # A row is current when it is what its tag showed at the tag's last sighting and the
+        # tag has not gone since.
+        return self.db.execute(
+            f"""
+            SELECT r.*, (t.gone_at IS NULL AND r.last_seen = t.last_seen) AS current
+              FROM records AS r
+              JOIN tags AS t USING (namespace, repository, tag)
+             WHERE {condition}
+             ORDER BY {order}
+            """,
+            parameters,
+        ).fetchall()
