@@ -1,0 +1,63 @@
+"""`scrapy changes`: tags that moved, appeared or disappeared: the signal to rebuild."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from hubspider.records import image_reference
+from hubspider.store_command import StoreCommand, fail
+
+if TYPE_CHECKING:
+    import argparse
+
+
+def parse_since(value: str) -> str:
+    """A date or a time, as the store writes times: ISO 8601 UTC, to the second."""
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        fail(f"invalid --since {value!r}: expected a date or time such as 2026-11-01 or 2026-11-01T06:00:00Z")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Command(StoreCommand):
+    def syntax(self) -> str:
+        return "[--since DATE] [--json]"
+
+    def short_desc(self) -> str:
+        return "List tags that moved, appeared or disappeared (default: in the last crawl)"
+
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        super().add_options(parser)
+        parser.add_argument(
+            "--since", help="changes seen from this date or time on (default: the last crawl)"
+        )
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        if args:
+            fail("changes takes no arguments; use --since DATE")
+        store = self.open_store(opts)
+        since = parse_since(opts.since) if opts.since else store.last_crawl()
+        if since is None:
+            fail(f"{store.path} holds no crawl yet")
+        changes = [
+            {
+                "change": row["change"],
+                "image": image_reference(row["namespace"], row["repository"], row["tag"]),
+                "namespace": row["namespace"],
+                "repository": row["repository"],
+                "tag": row["tag"],
+                "at": row["at"],
+            }
+            for row in store.changes(since)
+        ]
+        if opts.json:
+            print(json.dumps(changes, indent=2))
+            return
+        for change in changes:
+            print(f"{change['change']:<12} {change['image']:<48} {change['at']}")
+        print(f"{len(changes)} changes since {since}")

@@ -1,0 +1,64 @@
+"""`scrapy history alpine:latest`: what a tag pointed to, and when."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from hubspider.arguments import NAME_COMPONENT
+from hubspider.store_command import EXIT_NOT_FOUND, StoreCommand, fail
+
+if TYPE_CHECKING:
+    import argparse
+
+
+def parse_image(reference: str) -> tuple[str, str, str]:
+    """`alpine:3.20`, `bitnami/redis:7` or `alpine` (latest) as namespace, repository, tag."""
+    name, _, tag = reference.partition(":")
+    namespace, _, repository = name.rpartition("/")
+    namespace = namespace or "library"
+    tag = tag or "latest"
+    if not NAME_COMPONENT.match(namespace) or not NAME_COMPONENT.match(repository) or "/" in tag:
+        fail(f"invalid image {reference!r}: expected [NAMESPACE/]REPOSITORY[:TAG], e.g. alpine:3.20")
+    return namespace, repository, tag
+
+
+class Command(StoreCommand):
+    def syntax(self) -> str:
+        return "[--platform OS/ARCH[/VARIANT]] [--json] IMAGE"
+
+    def short_desc(self) -> str:
+        return "Tell what an image tag pointed to, and when"
+
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        super().add_options(parser)
+        parser.add_argument("--platform", help="only this platform, e.g. linux/amd64")
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        if len(args) != 1:
+            fail("give one image, e.g. alpine:latest")
+        namespace, repository, tag = parse_image(args[0])
+        store = self.open_store(opts)
+        rows = store.image_history(namespace, repository, tag, opts.platform)
+        if not rows:
+            fail(f"no crawl in {store.path} has seen {args[0]}", EXIT_NOT_FOUND)
+        entries = [
+            {
+                "digest": row["digest"],
+                "platform": row["platform"] or None,
+                "kind": row["kind"],
+                "first_seen": row["first_seen"],
+                "last_seen": row["last_seen"],
+                "current": bool(row["current"]),
+            }
+            for row in rows
+        ]
+        if opts.json:
+            print(json.dumps(entries, indent=2))
+            return
+        for entry in entries:
+            mark = "current" if entry["current"] else "past"
+            platform = entry["platform"] or "index"
+            print(
+                f"{entry['first_seen']} .. {entry['last_seen']}  {mark:<7}  {platform:<16} {entry['digest']}"
+            )

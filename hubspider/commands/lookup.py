@@ -1,0 +1,97 @@
+"""`scrapy lookup sha256:...`: which official images a digest is or was."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+from hubspider.records import image_reference
+from hubspider.store_command import EXIT_NOT_FOUND, StoreCommand, fail
+from hubspider.versions import newest_in_track, specificity_key
+
+if TYPE_CHECKING:
+    import argparse
+    import sqlite3
+
+    from hubspider.store import Store
+
+DIGEST = re.compile(r"^(?:sha256:)?([0-9a-f]{12,64})$")
+
+
+class Command(StoreCommand):
+    def syntax(self) -> str:
+        return "[--json] DIGEST"
+
+    def short_desc(self) -> str:
+        return "Tell which official images, tags and platforms a digest is or was"
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        if len(args) != 1 or not (match := DIGEST.match(args[0].strip().lower())):
+            fail("give one digest: sha256: and at least 12 of its hex characters")
+        store = self.open_store(opts)
+        matches = describe(store, store.find_digest(f"sha256:{match[1]}"))
+        if not matches:
+            fail(f"unknown digest {args[0]}: no crawl in {store.path} has seen it", EXIT_NOT_FOUND)
+        if opts.json:
+            print(json.dumps(matches, indent=2))
+        else:
+            print(render(matches))
+
+
+def describe(store: Store, rows: list[sqlite3.Row]) -> list[dict[str, Any]]:
+    """Rows grouped by digest, repository and platform, their alias tags most specific first."""
+    groups: dict[tuple[str, ...], list[sqlite3.Row]] = defaultdict(list)
+    for row in rows:
+        groups[(row["digest"], row["namespace"], row["repository"], row["platform"], row["kind"])].append(row)
+    matches = []
+    for (digest, namespace, repository, platform, kind), members in groups.items():
+        current_tags = store.current_tags(namespace, repository)
+        tags = []
+        for row in sorted(members, key=lambda row: specificity_key(row["tag"])):
+            now = store.tag_target_now(namespace, repository, row["tag"])
+            current = bool(row["current"])
+            tags.append(
+                {
+                    "tag": row["tag"],
+                    "image": image_reference(namespace, repository, row["tag"]),
+                    "current": current,
+                    "moved_to": None if current or now is None else now,
+                    "gone": now is None,
+                    "newer_in_track": newest_in_track(row["tag"], current_tags),
+                    "first_seen": row["first_seen"],
+                    "last_seen": row["last_seen"],
+                }
+            )
+        matches.append(
+            {
+                "digest": digest,
+                "namespace": namespace,
+                "repository": repository,
+                "platform": platform or None,
+                "kind": kind,
+                "tags": tags,
+            }
+        )
+    return matches
+
+
+def render(matches: list[dict[str, Any]]) -> str:
+    lines = []
+    for match in matches:
+        where = match["platform"] or "index (all platforms)"
+        lines.append(f"{match['digest']}  {where}")
+        lines.append(f"  {', '.join(tag['image'] for tag in match['tags'])}")
+        for tag in match["tags"]:
+            if tag["current"]:
+                state = "current"
+            elif tag["gone"]:
+                state = "tag deleted"
+            else:
+                state = f"moved on to {tag['moved_to']}"
+            newer = f"; newer in its track: {tag['newer_in_track']}" if tag["newer_in_track"] else ""
+            lines.append(
+                f"    {tag['tag']:<24} {state}; seen {tag['first_seen']} .. {tag['last_seen']}{newer}"
+            )
+    return "\n".join(lines)
