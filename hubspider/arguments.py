@@ -29,8 +29,10 @@ def _check_name(kind: str, value: str) -> str:
 class CrawlArguments:
     namespace: str = "library"
     repositories: tuple[str, ...] | None = None
+    # "auto": read only what changed since the store's last complete crawl of each repository.
+    since: str | None = None
 
-    KNOWN = ("namespace", "repos")
+    KNOWN = ("namespace", "repos", "since")
 
     @classmethod
     def parse(cls, arguments: dict[str, Any]) -> CrawlArguments:
@@ -41,19 +43,23 @@ class CrawlArguments:
                 f"unknown spider argument {unknown[0]!r}: expected one of {', '.join(cls.KNOWN)}"
             )
         namespace = _check_name("namespace", str(arguments.get("namespace", "library")).strip())
+        since = arguments.get("since")
+        if since is not None and since != "auto":
+            raise ArgumentError(f"invalid since {since!r}: the one value is auto (refresh from the store)")
         repos = arguments.get("repos")
         if repos is None:
-            return cls(namespace)
+            return cls(namespace, None, since)
         names = [name.strip() for name in str(repos).split(",")]
         if not any(names):
             raise ArgumentError(
                 "repos is empty: give repository names separated by commas, e.g. alpine,nginx"
             )
-        return cls(namespace, tuple(dict.fromkeys(_check_name("repository", name) for name in names)))
+        repositories = tuple(dict.fromkeys(_check_name("repository", name) for name in names))
+        return cls(namespace, repositories, since)
 
     def describe(self) -> dict[str, Any]:
         repositories = list(self.repositories) if self.repositories is not None else None
-        return {"namespace": self.namespace, "repositories": repositories}
+        return {"namespace": self.namespace, "repositories": repositories, "since": self.since}
 
 
 def parse_api_url(value: str) -> str:

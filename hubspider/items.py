@@ -42,6 +42,8 @@ class TagPage:
     page: PageDone | None = None
     # The last page of a walk that read the repository whole.
     completes: bool = False
+    # Incremental: the tags after this page are as the store has them.
+    unchanged_rest: bool = False
 
     def __repr__(self) -> str:
         return f"<TagPage {self.namespace}/{self.repository} {len(self.tags)} tags from {self.url}>"
@@ -58,6 +60,7 @@ class DigestRecords:
     tags: list[TagSeen] = field(default_factory=list, repr=False)
     page: PageDone | None = None
     completes: bool = False
+    unchanged_rest: bool = False
 
     def __repr__(self) -> str:
         return f"<DigestRecords {len(self.records)} records from {self.url}>"

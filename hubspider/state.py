@@ -44,3 +44,14 @@ class Walk:
     failed: bool = False
     # Ended with every tag read: the store may then close the history of tags it did not see.
     complete: bool = False
+    # Incremental: the tags after the last page read are as the store has them.
+    unchanged_rest: bool = False
+    new_tags: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    """What the store knew of a repository before this crawl, for an incremental refresh."""
+
+    since: str  # the start of the last crawl that read it whole
+    tags: frozenset[str]  # the tags it had then

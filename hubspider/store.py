@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hubspider.state import Baseline
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
@@ -143,6 +145,47 @@ class Store:
                 "AND gone_at IS NULL",
                 (seen_at, namespace, repository, seen_at),
             )
+
+    @contextmanager
+    def carry_forward(self, namespace: str, repository: str, seen_at: str) -> None:
+        """An incremental crawl stopped early: what it did not read is as before, and seen now."""
+        with self.transaction():
+            self.db.execute(
+                """
+                UPDATE records SET last_seen = :seen_at
+                 WHERE namespace = :namespace AND repository = :repository AND last_seen < :seen_at
+                   AND EXISTS (
+                       SELECT 1 FROM tags AS t
+                        WHERE t.namespace = records.namespace AND t.repository = records.repository
+                          AND t.tag = records.tag AND t.gone_at IS NULL AND t.last_seen = records.last_seen)
+                """,
+                {"namespace": namespace, "repository": repository, "seen_at": seen_at},
+            )
+            self.db.execute(
+                "UPDATE tags SET last_seen = ? WHERE namespace = ? AND repository = ? AND gone_at IS NULL "
+                "AND last_seen < ?",
+                (seen_at, namespace, repository, seen_at),
+            )
+
+    def baselines(self, namespace: str) -> dict[str, Baseline]:
+        """Each completely read repository's last complete crawl and the tags it had then."""
+        tags: dict[str, set[str]] = {}
+        since: dict[str, str] = {}
+        rows = self.db.execute(
+            """
+            SELECT r.repository, r.last_complete, t.tag FROM repositories AS r
+              LEFT JOIN tags AS t ON t.namespace = r.namespace AND t.repository = r.repository
+                                 AND t.gone_at IS NULL
+             WHERE r.namespace = ?
+            """,
+            (namespace,),
+        )
+        for row in rows:
+            since[row["repository"]] = row["last_complete"]
+            names = tags.setdefault(row["repository"], set())
+            if row["tag"] is not None:
+                names.add(row["tag"])
+        return {name: Baseline(since[name], frozenset(tags[name])) for name in since}
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

@@ -44,6 +44,9 @@ class StorePipeline:
         assert self.store is not None
         self.store.add(item.records, item.tags, self.seen_at)
         self.stats.inc_value("hubspider/store/records", len(item.records))
+        if item.unchanged_rest:
+            self.store.carry_forward(item.namespace, item.repository, self.seen_at)
+            self.stats.inc_value("hubspider/store/repositories_carried_forward")
         if item.completes:
             self.store.complete(item.namespace, item.repository, self.seen_at)
             self.stats.inc_value("hubspider/store/repositories_complete")

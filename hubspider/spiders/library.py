@@ -26,7 +26,8 @@ from hubspider.journal import CrawlJournal
 from hubspider.losses import report_loss
 from hubspider.pages import PAGE_META, page_problem, read_json
 from hubspider.profiles import PROFILES
-from hubspider.state import Continuation, PageDone, Walk
+from hubspider.state import Baseline, Continuation, PageDone, Walk
+from hubspider.store import Store
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -59,6 +60,7 @@ class LibrarySpider(Spider):
         self.anonymous_cap = 0
         self.journal: CrawlJournal | None = None
         self.walks: dict[tuple[str, int], Walk] = {}
+        self.baselines: dict[str, Baseline] = {}
         # Tags that the anonymous offset cap kept out of reach, by repository.
         self.capped: dict[str, int] = {}
 
@@ -95,11 +97,26 @@ class LibrarySpider(Spider):
 
     async def start(self) -> AsyncIterator[Request]:
         self.journal = self.crawler.get_extension(CrawlJournal)
+        if self.arguments.since == "auto":
+            self.baselines = self.load_baselines()
         if self.arguments.repositories is not None:
             self.crawler.stats.set_value("hubspider/repositories/total", len(self.arguments.repositories))
         for continuation in self.first_continuations():
             if self.journal is None or not self.journal.is_done(continuation):
                 yield self.request_for(continuation)
+
+    def load_baselines(self) -> dict[str, Baseline]:
+        settings = self.crawler.settings
+        if not settings.getbool("HUB_STORE_ENABLED"):
+            logger.warning("since=auto needs the store (HUB_STORE_ENABLED): crawling everything")
+            return {}
+        store = Store(settings.get("HUB_STORE_PATH"))
+        try:
+            baselines = store.baselines(self.namespace)
+        finally:
+            store.close()
+        logger.info("Incremental refresh: %d repositories known complete in the store", len(baselines))
+        return baselines
 
     def first_continuations(self) -> Iterator[Continuation]:
         repositories: list[str] = []
@@ -162,7 +179,7 @@ class LibrarySpider(Spider):
     def parse_tags(self, response: Response, continuation: Continuation) -> Iterator[Request | TagPage]:
         page = self.read_page(response)
         if page is None:
-            yield from self.page_gone(continuation, lost=True)
+            yield from map(self.request_for, self.page_gone(continuation, lost=True))
             return
         repository = continuation.repository
         assert repository is not None
@@ -175,11 +192,58 @@ class LibrarySpider(Spider):
         walk = self.walks[(repository, continuation.walk)]
         walk.received += len(page["results"])
         walk.count = max(walk.count, count)
-        then = self.pages_after(response, page, continuation, walk)
+        baseline = self.baselines.get(repository) if continuation.walk == 1 else None
+        if baseline is not None and (continuation.page == 1 or walk.new_tags >= 0):
+            then = self.changed_pages(response, page, continuation, walk, baseline)
+        else:
+            then = self.pages_after(response, page, continuation, walk)
         then += self.page_gone(continuation)
         yield from map(self.request_for, then)
         done = PageDone(continuation, then, len(page["results"]), count)
-        yield TagPage(self.namespace, repository, response.url, page["results"], done, walk.complete)
+        yield TagPage(
+            self.namespace,
+            repository,
+            response.url,
+            page["results"],
+            done,
+            walk.complete,
+            walk.unchanged_rest,
+        )
+
+    def changed_pages(
+        self,
+        response: Response,
+        page: dict[str, Any],
+        continuation: Continuation,
+        walk: Walk,
+        baseline: Baseline,
+    ) -> list[Continuation]:
+        """Incremental: tags come newest first, so read on only while every tag is newer than
+        the last complete crawl; stop at the first page with an older one, unless `count`
+        says tags were deleted, which only a whole walk can find."""
+        tags = [tag for tag in page["results"] if isinstance(tag, dict)]
+        walk.new_tags += sum(tag.get("name") not in baseline.tags for tag in tags)
+        older = any(str(tag.get("last_updated") or "") < baseline.since for tag in tags)
+        if not older and page["next"]:
+            then = self.next_link(response, page, continuation)
+            walk.pending.update(c.page for c in then)
+            walk.last_page = max([walk.last_page, *(c.page for c in then)])
+            return then
+        if len(baseline.tags) + walk.new_tags <= walk.count or not page["next"]:
+            self.crawler.stats.inc_value("hubspider/incremental/stopped_early")
+            walk.unchanged_rest = True
+            return []
+        self.crawler.stats.inc_value("hubspider/incremental/whole_walks")
+        walk.new_tags = -1  # read on as a whole walk
+        numbered = _numbered_pages(page["next"], -(-walk.count // PAGE_SIZE)) or []
+        then = [
+            Continuation("tags", url, continuation.repository, continuation.walk, number)
+            for number, url in numbered
+            if number > continuation.page
+        ]
+        walk.pending.update(c.page for c in then)
+        walk.last_page = max([walk.last_page, *(c.page for c in then)])
+        return then
 
     def pages_after(
         self, response: Response, page: dict[str, Any], continuation: Continuation, walk: Walk
@@ -246,6 +310,10 @@ class LibrarySpider(Spider):
 
     def after_walk(self, repository: str, number: int, walk: Walk) -> list[Continuation]:
         """A walk has ended: read the listing again if tags moved under it."""
+        if walk.unchanged_rest:
+            self.crawler.stats.inc_value("hubspider/repositories/done")
+            walk.complete = True
+            return []
         expected = walk.count
         if (cap := self.last_reachable_page) is not None:
             expected = min(expected, cap * PAGE_SIZE)
