@@ -130,3 +130,20 @@ def run_crawl(
     process = crawl_process(api_url, workdir, *arguments, output=output, append=append, env=env)
     _, stderr = process.communicate(timeout=240)
     return CrawlResult(process.returncode, stderr, workdir / (output or "none"))
+
+
+def run_command(workdir: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """A `scrapy` project command (lookup, history, changes, import) run in `workdir`."""
+    environment = os.environ | {
+        "PYTHONPATH": str(PROJECT_ROOT),
+        "SCRAPY_SETTINGS_MODULE": "hubspider.settings",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "scrapy", *arguments],
+        cwd=workdir,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )

@@ -113,3 +113,13 @@ def test_dedupe_keeps_the_same_digest_under_another_tag(crawler):
     records = dedupe.process_item(explode(crawler, page_of("tags_alpine.json"))).records
     assert sum(r["digest"].startswith("sha256:beefdbd8") for r in records) == 4
     assert crawler.stats.get_value("hubspider/records/duplicate") is None
+
+
+def test_explode_carries_the_page_and_its_walk_marks(crawler):
+    tag_page = page_of("tags_single_platform.json")
+    tag_page.completes, tag_page.unchanged_rest = True, True
+    records = explode(crawler, tag_page)
+    assert (records.namespace, records.repository) == ("library", "alpine")
+    assert (records.completes, records.unchanged_rest) == (True, True)
+    assert [tag.tag for tag in records.tags] == ["1.4.2", "1.4.1", "1.4.0"]
+    assert records.tags[0].target == records.records[0]["tag_digest"]

@@ -56,5 +56,12 @@ class ExplodePipeline:
             self.stats.inc_value(f"hubspider/skipped/{reason}", count)
         self.stats.inc_value("hubspider/records/produced", len(records))
         return DigestRecords(
-            item.namespace, item.repository, item.url, records, tags, item.page, item.completes
+            item.namespace,
+            item.repository,
+            item.url,
+            records,
+            tags,
+            item.page,
+            item.completes,
+            item.unchanged_rest,
         )
