@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
                     python, "-m", "scrapy", "crawl", "library", "-O", str(out / "hubspider.jsonl"),
                     "-s", f"HUB_API_URL={url}", "-s", f"CONCURRENT_REQUESTS={concurrency}",
                     "-s", f"CONCURRENT_REQUESTS_PER_DOMAIN={concurrency}", "-s", "LOG_LEVEL=WARNING",
-                    "-s", "HUB_ANONYMOUS_OFFSET_CAP=0",
+                    "-s", "HUB_ANONYMOUS_OFFSET_CAP=0", "-s", f"HUB_STORE_PATH={out / 'store.sqlite3'}",
                 ],
                 "sequential": [python, "-m", "benchmarks.sequential", url, str(out / "sequential.jsonl")],
                 "aiohttp": [

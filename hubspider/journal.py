@@ -190,6 +190,11 @@ class CrawlJournal:
             len(self.earlier_keys),
         )
 
+    def earlier_feeds(self, formats: set[str]) -> list[str]:
+        """The local feed files of earlier runs in these formats, each once."""
+        paths = [feed["path"] for run in self.runs for feed in run["feeds"] if feed["format"] in formats]
+        return [path for path in dict.fromkeys(paths) if Path(path).exists()]
+
     def _write(self, entry: dict[str, Any]) -> None:
         self.file.write(json.dumps(entry, separators=(",", ":")) + "\n")
         self.file.flush()

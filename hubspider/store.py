@@ -9,16 +9,20 @@ interrupted crawl moves `last_seen` of what it saw and closes nothing.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import fastjsonschema
+
+from hubspider.items import DigestRecord
 from hubspider.state import Baseline
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -61,6 +65,8 @@ CREATE TABLE IF NOT EXISTS repositories (
     PRIMARY KEY (namespace, repository)
 ) WITHOUT ROWID;
 """
+
+IMPORT_BATCH = 5_000
 
 RECORD_COLUMNS = (
     "digest", "namespace", "repository", "tag", "platform", "kind", "os", "architecture", "variant",
@@ -105,10 +111,10 @@ def tag_target(tag_digest: str | None, image_digests: Iterable[str]) -> str:
 
 
 class Store:
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, check_same_thread: bool = True) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, isolation_level=None)
+        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=check_same_thread)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
@@ -131,6 +137,37 @@ class Store:
         with self.transaction():
             self.db.executemany(UPSERT_RECORD, rows)
             self.db.executemany(UPSERT_TAG, tag_rows)
+
+    def import_jsonl(self, path: Path, report: Callable[[Path, int, str], None]) -> tuple[int, int]:
+        """Store the records of a JSON Lines export with the `seen_at` each carries; lines
+        that are not digest records are reported and counted, not stored."""
+        validate = fastjsonschema.compile(DigestRecord.jsonschema)
+        imported = rejected = 0
+        batch: list[dict[str, Any]] = []
+        with path.open(encoding="utf-8") as file:
+            for number, line in enumerate(file, 1):
+                try:
+                    batch.append(validate(json.loads(line)))
+                except (ValueError, fastjsonschema.JsonSchemaException) as error:
+                    rejected += 1
+                    report(path, number, str(error))
+                if len(batch) >= IMPORT_BATCH:
+                    imported += self._import_batch(batch)
+                    batch = []
+        return imported + self._import_batch(batch), rejected
+
+    def _import_batch(self, records: list[dict[str, Any]]) -> int:
+        by_time: dict[str, list[dict[str, Any]]] = {}
+        for record in records:
+            by_time.setdefault(record["seen_at"], []).append(record)
+        for seen_at, group in by_time.items():
+            targets: dict[tuple[str, str, str], tuple[str | None, list[str]]] = {}
+            for record in group:
+                image = (record["namespace"], record["repository"], record["tag"])
+                targets.setdefault(image, (record["tag_digest"], []))[1].append(record["digest"])
+            tags = [TagSeen(*image, tag_target(*target), None) for image, target in targets.items()]
+            self.add(group, tags, seen_at)
+        return len(records)
 
     def complete(self, namespace: str, repository: str, seen_at: str) -> None:
         """The crawl started at `seen_at` read this repository whole: what it did not see is gone."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -147,3 +148,17 @@ def run_command(workdir: Path, *arguments: str) -> subprocess.CompletedProcess[s
         timeout=120,
         check=False,
     )
+
+
+def records_of(store: Path) -> list[dict[str, Any]]:
+    """The store's records, shaped as exported ones without `seen_at`."""
+    db = sqlite3.connect(store)
+    db.row_factory = sqlite3.Row
+    columns = "digest, namespace, repository, tag, platform, kind, os, architecture, variant, os_version, "
+    columns += "tag_digest, media_type, size, last_pushed"
+    rows = [dict(row) for row in db.execute(f"SELECT {columns} FROM records")]
+    db.close()
+    for row in rows:
+        row["platform"] = row["platform"] or None
+        row["image"] = row["repository"] + ":" + row["tag"]
+    return rows

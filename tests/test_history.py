@@ -12,7 +12,7 @@ import pytest
 
 from hubspider.records import tag_records
 from hubspider.store import Store, TagSeen
-from tests.conftest import as_keys, load_response, run_command, run_crawl, without_seen_at
+from tests.conftest import as_keys, load_response, records_of, run_command, run_crawl, without_seen_at
 from tests.fakehub import HubServer, make_hub
 from tests.fakehub.data import evolve
 
@@ -38,19 +38,6 @@ def table(path, name: str) -> list[dict]:
         (json.dumps({k: order.get(v, v) if k in stamped else v for k, v in row.items()}, sort_keys=True)
          for row in found),
     )  # fmt: skip
-
-
-def records_of(store) -> list[dict]:
-    db = sqlite3.connect(store)
-    db.row_factory = sqlite3.Row
-    columns = "digest, namespace, repository, tag, platform, kind, os, architecture, variant, os_version, "
-    columns += "tag_digest, media_type, size, last_pushed"
-    rows = [dict(row) for row in db.execute(f"SELECT {columns} FROM records")]
-    db.close()
-    for row in rows:
-        row["platform"] = row["platform"] or None
-        row["image"] = row["repository"] + ":" + row["tag"]
-    return rows
 
 
 @pytest.fixture

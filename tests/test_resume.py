@@ -9,7 +9,7 @@ import time
 import pytest
 
 from hubspider.journal import JOURNAL_FILE
-from tests.conftest import as_keys, crawl_process, run_crawl, without_seen_at
+from tests.conftest import as_keys, crawl_process, records_of, run_crawl, without_seen_at
 from tests.fakehub import HubServer, make_hub
 
 EXIT_INCOMPLETE = 3
@@ -90,6 +90,10 @@ def test_kill_9_at_any_moment_then_the_same_command_finishes(slow_hub, tmp_path,
     result = resume(server, tmp_path, append=True)
     assert result.returncode == 0, result.stderr[-3000:]
     assert_complete(tmp_path / "digests.jsonl", hub)
+    # The store writes behind the export; the resume stores what the killed run exported.
+    assert as_keys(records_of(tmp_path / "output" / "hubspider.sqlite3")) == as_keys(
+        hub.expected_records("library")
+    )
 
 
 def test_kill_9_twice_then_the_same_command_finishes(slow_hub, tmp_path):
