@@ -25,20 +25,47 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS records (
+-- What a tag can point to: a build (an index or a single manifest, keyed by the tag digest,
+-- or by its image digests when Hub gives none) and its records. Alias tags share a build,
+-- and a build's records never change, so each is written once.
+CREATE TABLE IF NOT EXISTS builds (
+    target TEXT PRIMARY KEY,
+    records TEXT NOT NULL  -- JSON: the records less namespace, repository, tag, image, seen_at
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS digests (
     digest TEXT NOT NULL,
+    target TEXT NOT NULL,
+    PRIMARY KEY (digest, target)
+) WITHOUT ROWID;
+
+-- A tag seen pointing to a build: the unit of history.
+CREATE TABLE IF NOT EXISTS sightings (
     namespace TEXT NOT NULL,
     repository TEXT NOT NULL,
     tag TEXT NOT NULL,
-    platform TEXT NOT NULL,  -- '' for a tag's own (index) digest
-    kind TEXT NOT NULL,
-    os TEXT, architecture TEXT, variant TEXT, os_version TEXT,
-    tag_digest TEXT, media_type TEXT, size INTEGER, last_pushed TEXT,
+    target TEXT NOT NULL,
     first_seen TEXT NOT NULL,
     last_seen TEXT NOT NULL,
-    PRIMARY KEY (digest, namespace, repository, tag, platform)
+    PRIMARY KEY (namespace, repository, tag, target)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS records_by_image ON records (namespace, repository, tag, last_seen);
+CREATE INDEX IF NOT EXISTS sightings_by_target ON sightings (target);
+
+-- One row per record and sighting, keyed by (digest, namespace, repository, tag, platform).
+CREATE VIEW IF NOT EXISTS records AS
+SELECT json_extract(record.value, '$.digest') AS digest,
+       s.namespace, s.repository, s.tag,
+       coalesce(json_extract(record.value, '$.platform'), '') AS platform,  -- '' for a tag's own digest
+       json_extract(record.value, '$.kind') AS kind,
+       json_extract(record.value, '$.os') AS os,
+       json_extract(record.value, '$.architecture') AS architecture,
+       json_extract(record.value, '$.variant') AS variant,
+       json_extract(record.value, '$.os_version') AS os_version,
+       json_extract(record.value, '$.tag_digest') AS tag_digest,
+       json_extract(record.value, '$.media_type') AS media_type,
+       json_extract(record.value, '$.size') AS size,
+       json_extract(record.value, '$.last_pushed') AS last_pushed,
+       s.first_seen, s.last_seen, s.target
+  FROM sightings AS s JOIN builds AS b ON b.target = s.target, json_each(b.records) AS record;
 
 -- Every tag, records or not: what it points to, and when that changed or it went away.
 CREATE TABLE IF NOT EXISTS tags (
@@ -68,14 +95,13 @@ CREATE TABLE IF NOT EXISTS repositories (
 
 IMPORT_BATCH = 5_000
 
-RECORD_COLUMNS = (
-    "digest", "namespace", "repository", "tag", "platform", "kind", "os", "architecture", "variant",
-    "os_version", "tag_digest", "media_type", "size", "last_pushed",
+BUILD_FIELDS = (
+    "digest", "platform", "kind", "os", "architecture", "variant", "os_version", "tag_digest", "media_type",
+    "size", "last_pushed",
 )  # fmt: skip
 
-UPSERT_RECORD = f"""
-INSERT INTO records ({", ".join(RECORD_COLUMNS)}, first_seen, last_seen)
-VALUES ({", ".join("?" * len(RECORD_COLUMNS))}, ?, ?)
+UPSERT_SIGHTING = """
+INSERT INTO sightings (namespace, repository, tag, target, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?)
 ON CONFLICT DO UPDATE SET
     first_seen = min(first_seen, excluded.first_seen),
     last_seen = max(last_seen, excluded.last_seen)
@@ -118,25 +144,57 @@ class Store:
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA cache_size=-65536")  # 64 MiB: random inserts touch many B-tree pages
         self.db.executescript(SCHEMA)
 
     def close(self) -> None:
         self.db.close()
 
     def add(self, records: list[dict[str, Any]], tags: list[TagSeen], seen_at: str) -> None:
-        """One page's records and tags, in one transaction."""
-        rows = [
-            (*(record[column] for column in RECORD_COLUMNS[:4]), record["platform"] or "",
-             *(record[column] for column in RECORD_COLUMNS[5:]), seen_at, seen_at)
-            for record in records
-        ]  # fmt: skip
-        tag_rows = [
-            (tag.namespace, tag.repository, tag.tag, tag.target, tag.last_updated, seen_at, seen_at)
-            for tag in tags
+        """One page's records and tags. Callers group pages in transactions: SQLite rewrites the
+        B-tree pages a transaction touched at each commit, so one per page costs twice as much."""
+        by_tag: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+        for record in records:
+            by_tag.setdefault((record["namespace"], record["repository"], record["tag"]), []).append(record)
+        builds: dict[str, list[dict[str, Any]]] = {}
+        for tag in tags:
+            if tag.target not in builds:
+                found = by_tag.get((tag.namespace, tag.repository, tag.tag), [])
+                builds[tag.target] = [{field: record[field] for field in BUILD_FIELDS} for record in found]
+        encoded = {target: json.dumps(found, separators=(",", ":")) for target, found in builds.items()}
+        known = self._known_builds(list(encoded))
+        # New builds, and the rare build whose records Hub now lists differently.
+        # A tag served again (offset paging) comes without its records: that is no change.
+        changed = [
+            target
+            for target, value in encoded.items()
+            if target not in known or (builds[target] and known[target] != value)
         ]
-        with self.transaction():
-            self.db.executemany(UPSERT_RECORD, rows)
-            self.db.executemany(UPSERT_TAG, tag_rows)
+        self.db.executemany(
+            "INSERT INTO builds VALUES (?, ?) ON CONFLICT DO UPDATE SET records = excluded.records",
+            [(target, encoded[target]) for target in changed],
+        )
+        self.db.executemany(
+            "INSERT OR IGNORE INTO digests VALUES (?, ?)",
+            [(record["digest"], target) for target in changed for record in builds[target]],
+        )
+        self.db.executemany(
+            UPSERT_SIGHTING,
+            [(tag.namespace, tag.repository, tag.tag, tag.target, seen_at, seen_at) for tag in tags],
+        )
+        self.db.executemany(
+            UPSERT_TAG,
+            [(t.namespace, t.repository, t.tag, t.target, t.last_updated, seen_at, seen_at) for t in tags],
+        )
+
+    def _known_builds(self, targets: list[str]) -> dict[str, str]:
+        known: dict[str, str] = {}
+        for start in range(0, len(targets), 500):
+            chunk = targets[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT target, records FROM builds WHERE target IN ({marks})"
+            known.update(self.db.execute(query, chunk).fetchall())
+        return known
 
     def import_jsonl(self, path: Path, report: Callable[[Path, int, str], None]) -> tuple[int, int]:
         """Store the records of a JSON Lines export with the `seen_at` each carries; lines
@@ -147,62 +205,63 @@ class Store:
         with path.open(encoding="utf-8") as file:
             for number, line in enumerate(file, 1):
                 try:
-                    batch.append(validate(json.loads(line)))
+                    record = validate(json.loads(line))
                 except (ValueError, fastjsonschema.JsonSchemaException) as error:
                     rejected += 1
                     report(path, number, str(error))
-                if len(batch) >= IMPORT_BATCH:
+                    continue
+                # A tag's records are written together; a batch never splits them.
+                if len(batch) >= IMPORT_BATCH and _image(record) != _image(batch[-1]):
                     imported += self._import_batch(batch)
                     batch = []
+                batch.append(record)
         return imported + self._import_batch(batch), rejected
 
     def _import_batch(self, records: list[dict[str, Any]]) -> int:
         by_time: dict[str, list[dict[str, Any]]] = {}
         for record in records:
             by_time.setdefault(record["seen_at"], []).append(record)
-        for seen_at, group in by_time.items():
-            targets: dict[tuple[str, str, str], tuple[str | None, list[str]]] = {}
-            for record in group:
-                image = (record["namespace"], record["repository"], record["tag"])
-                targets.setdefault(image, (record["tag_digest"], []))[1].append(record["digest"])
-            tags = [TagSeen(*image, tag_target(*target), None) for image, target in targets.items()]
-            self.add(group, tags, seen_at)
+        with self.transaction():
+            for seen_at, group in by_time.items():
+                targets: dict[tuple[str, str, str], tuple[str | None, list[str]]] = {}
+                for record in group:
+                    targets.setdefault(_image(record), (record["tag_digest"], []))[1].append(record["digest"])
+                tags = [TagSeen(*image, tag_target(*target), None) for image, target in targets.items()]
+                self.add(group, tags, seen_at)
         return len(records)
 
     def complete(self, namespace: str, repository: str, seen_at: str) -> None:
         """The crawl started at `seen_at` read this repository whole: what it did not see is gone."""
-        with self.transaction():
-            self.db.execute(
-                "INSERT INTO repositories VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET "
-                "last_complete = max(last_complete, excluded.last_complete)",
-                (namespace, repository, seen_at),
-            )
-            self.db.execute(
-                "UPDATE tags SET gone_at = ? WHERE namespace = ? AND repository = ? AND last_seen < ? "
-                "AND gone_at IS NULL",
-                (seen_at, namespace, repository, seen_at),
-            )
+        self.db.execute(
+            "INSERT INTO repositories VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET "
+            "last_complete = max(last_complete, excluded.last_complete)",
+            (namespace, repository, seen_at),
+        )
+        self.db.execute(
+            "UPDATE tags SET gone_at = ? WHERE namespace = ? AND repository = ? AND last_seen < ? "
+            "AND gone_at IS NULL",
+            (seen_at, namespace, repository, seen_at),
+        )
 
-    @contextmanager
     def carry_forward(self, namespace: str, repository: str, seen_at: str) -> None:
         """An incremental crawl stopped early: what it did not read is as before, and seen now."""
-        with self.transaction():
-            self.db.execute(
-                """
-                UPDATE records SET last_seen = :seen_at
-                 WHERE namespace = :namespace AND repository = :repository AND last_seen < :seen_at
-                   AND EXISTS (
-                       SELECT 1 FROM tags AS t
-                        WHERE t.namespace = records.namespace AND t.repository = records.repository
-                          AND t.tag = records.tag AND t.gone_at IS NULL AND t.last_seen = records.last_seen)
-                """,
-                {"namespace": namespace, "repository": repository, "seen_at": seen_at},
-            )
-            self.db.execute(
-                "UPDATE tags SET last_seen = ? WHERE namespace = ? AND repository = ? AND gone_at IS NULL "
-                "AND last_seen < ?",
-                (seen_at, namespace, repository, seen_at),
-            )
+        self.db.execute(
+            """
+            UPDATE sightings SET last_seen = :seen_at
+             WHERE namespace = :namespace AND repository = :repository AND last_seen < :seen_at
+               AND EXISTS (
+                   SELECT 1 FROM tags AS t
+                    WHERE t.namespace = sightings.namespace AND t.repository = sightings.repository
+                      AND t.tag = sightings.tag AND t.gone_at IS NULL
+                      AND t.last_seen = sightings.last_seen)
+            """,
+            {"namespace": namespace, "repository": repository, "seen_at": seen_at},
+        )
+        self.db.execute(
+            "UPDATE tags SET last_seen = ? WHERE namespace = ? AND repository = ? AND gone_at IS NULL "
+            "AND last_seen < ?",
+            (seen_at, namespace, repository, seen_at),
+        )
 
     def baselines(self, namespace: str) -> dict[str, Baseline]:
         """Each completely read repository's last complete crawl and the tags it had then."""
@@ -239,16 +298,20 @@ class Store:
     def find_digest(self, prefix: str) -> list[sqlite3.Row]:
         """Rows whose digest is `prefix` or starts with it, current ones marked."""
         upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
-        return self._with_current("r.digest >= ? AND r.digest < ?", (prefix, upper))
+        condition = (
+            "r.target IN (SELECT target FROM digests WHERE digest >= :low AND digest < :high) "
+            "AND r.digest >= :low AND r.digest < :high"
+        )
+        return self._with_current(condition, {"low": prefix, "high": upper})
 
     def image_history(
         self, namespace: str, repository: str, tag: str, platform: str | None
     ) -> list[sqlite3.Row]:
-        condition = "r.namespace = ? AND r.repository = ? AND r.tag = ?"
-        parameters: tuple[str, ...] = (namespace, repository, tag)
+        condition = "r.namespace = :namespace AND r.repository = :repository AND r.tag = :tag"
+        parameters = {"namespace": namespace, "repository": repository, "tag": tag}
         if platform is not None:
-            condition += " AND r.platform = ?"
-            parameters += (platform,)
+            condition += " AND r.platform = :platform"
+            parameters["platform"] = platform
         return self._with_current(condition, parameters, order="r.first_seen, r.platform")
 
     def current_tags(self, namespace: str, repository: str) -> list[str]:
@@ -312,3 +375,7 @@ class Store:
             """,
             parameters,
         ).fetchall()
+
+
+def _image(record: dict[str, Any]) -> tuple[str, str, str]:
+    return (record["namespace"], record["repository"], record["tag"])
