@@ -52,7 +52,8 @@ class StorePipeline:
         self.path = path
         self.store: Store | None = None
         self.seen_at = ""
-        self.writes: queue.Queue[_Write | None] = queue.Queue(maxsize=256)
+        # Bounded: when SQLite falls behind, the crawl waits rather than holding pages in memory.
+        self.writes: queue.Queue[_Write | None] = queue.Queue(maxsize=64)
         self.writer: threading.Thread | None = None
         self.error: BaseException | None = None
 
