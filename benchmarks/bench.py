@@ -145,6 +145,11 @@ def main(argv: list[str] | None = None) -> None:
                     *hubspider, "-O", str(out / "hubspider.jsonl"),
                     "-s", f"HUB_STORE_PATH={out / 'store.sqlite3'}",
                 ],
+                # The next day's crawl: the same records into the store the first one filled.
+                "hubspider-again": [
+                    *hubspider, "-O", str(out / "hubspider-again.jsonl"),
+                    "-s", f"HUB_STORE_PATH={out / 'store.sqlite3'}",
+                ],
                 # Like for like with the others, which write JSON Lines only.
                 "hubspider-nostore": [
                     *hubspider, "-O", str(out / "hubspider-nostore.jsonl"), "-s", "HUB_STORE_ENABLED=False",
@@ -189,7 +194,7 @@ def report(args: argparse.Namespace, minimal: int, expected: int, runs: list[Run
         )
     by_name = {run.name: run for run in runs}
     print()
-    for name in ("hubspider", "hubspider-nostore"):
+    for name in ("hubspider", "hubspider-again", "hubspider-nostore"):
         hub = by_name.get(name)
         if hub is None:
             continue
