@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
         "--skip",
         action="append",
         default=[],
-        choices=["hubspider", "hubspider-nostore", "sequential", "aiohttp"],
+        choices=["hubspider", "hubspider-again", "hubspider-nostore", "sequential", "aiohttp"],
     )
     args = parser.parse_args(argv)
 

@@ -1,10 +1,12 @@
 """The digest store: every record any crawl saw, with when it was first and last seen.
 
-SQLite, one file, no server. A record is keyed by (digest, namespace, repository, tag,
-platform); a crawl that sees it again only moves `last_seen`, so history is never lost: a
-tag that moves to a new digest gets a new row and its old row stays. Whether a row is
-current is decided against the last crawl that read its repository completely: an
-interrupted crawl moves `last_seen` of what it saw and closes nothing.
+SQLite, one file, no server. The `records` view has a row per (digest, namespace,
+repository, tag, platform) with `first_seen` and `last_seen`; underneath, a build's records
+are written once and a tag's history is its sightings of builds, so that a crawl that sees
+the same again moves only `last_seen`, and a tag that moves to a new digest gets new rows
+while its old ones stay. Whether a row is current is decided by the last crawl that read
+its repository completely: an interrupted crawl moves `last_seen` of what it saw and
+closes nothing.
 """
 
 from __future__ import annotations
@@ -352,13 +354,6 @@ class Store:
     def last_crawl(self) -> str | None:
         row = self.db.execute("SELECT max(last_seen) AS at FROM tags").fetchone()
         return row["at"]
-
-    def last_complete(self, namespace: str, repository: str) -> str | None:
-        row = self.db.execute(
-            "SELECT last_complete FROM repositories WHERE namespace = ? AND repository = ?",
-            (namespace, repository),
-        ).fetchone()
-        return row["last_complete"] if row else None
 
     def _with_current(
         self, condition: str, parameters: tuple[str, ...], order: str = "r.repository"
