@@ -46,7 +46,9 @@ class Walk:
     complete: bool = False
     # Incremental: the tags after the last page read are as the store has them.
     unchanged_rest: bool = False
+    # Incremental: tags not in the store so far, and whether a deletion made it read on whole.
     new_tags: int = 0
+    whole: bool = False
 
 
 @dataclass(frozen=True, slots=True)

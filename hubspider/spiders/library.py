@@ -192,8 +192,10 @@ class LibrarySpider(Spider):
         walk = self.walks[(repository, continuation.walk)]
         walk.received += len(page["results"])
         walk.count = max(walk.count, count)
+        if page["next"] and not same_origin(page["next"], self.api_url):
+            walk.failed = True  # the link is refused and reported: reading again would not help
         baseline = self.baselines.get(repository) if continuation.walk == 1 else None
-        if baseline is not None and (continuation.page == 1 or walk.new_tags >= 0):
+        if baseline is not None and not walk.whole:
             then = self.changed_pages(response, page, continuation, walk, baseline)
         else:
             then = self.pages_after(response, page, continuation, walk)
@@ -234,7 +236,7 @@ class LibrarySpider(Spider):
             walk.unchanged_rest = True
             return []
         self.crawler.stats.inc_value("hubspider/incremental/whole_walks")
-        walk.new_tags = -1  # read on as a whole walk
+        walk.whole = True
         numbered = _numbered_pages(page["next"], -(-walk.count // PAGE_SIZE)) or []
         then = [
             Continuation("tags", url, continuation.repository, continuation.walk, number)
@@ -250,8 +252,7 @@ class LibrarySpider(Spider):
     ) -> list[Continuation]:
         """From a first page, every other page at once; from the last, its `next` if tags came."""
         if page["next"] and not same_origin(page["next"], self.api_url):
-            walk.failed = True  # the link is refused and reported: reading again would not help
-            return self.next_link(response, page, continuation)
+            return self.next_link(response, page, continuation)  # refused and reported there
         if continuation.page == 1 and page["next"]:
             last = -(-walk.count // PAGE_SIZE)
             if (cap := self.last_reachable_page) is not None and last > cap:
