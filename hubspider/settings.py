@@ -86,8 +86,10 @@ LOGSTATS_INTERVAL = 0
 ITEM_PIPELINES = {
     "hubspider.pipelines.ValidatePipeline": 100,
     "hubspider.pipelines.ExplodePipeline": 200,
+    # Before dedupe: the store needs every record of a tag, also of one exported before
+    # (offset paging, a resumed crawl), to keep its builds whole; its writes are idempotent.
+    "hubspider.pipelines.StorePipeline": 250,
     "hubspider.pipelines.DedupePipeline": 300,
-    "hubspider.pipelines.StorePipeline": 400,
 }
 
 # Every record also goes into this SQLite store, which keeps the history across crawls and

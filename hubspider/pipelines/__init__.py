@@ -1,4 +1,4 @@
-"""One pipeline per concern, ordered in settings.ITEM_PIPELINES: validate, explode, dedupe, store."""
+"""One pipeline per concern, ordered in settings.ITEM_PIPELINES: validate, explode, store, dedupe."""
 
 from hubspider.pipelines.dedupe import DedupePipeline
 from hubspider.pipelines.explode import ExplodePipeline
