@@ -153,3 +153,18 @@ def test_tags_without_records_are_kept_too(store):
     store.add(*page("tags_rust_edge_cases.json", "rust"), FIRST)
     assert "1.44.1-slim" in store.current_tags("library", "rust")
     assert store.tag_target_now("library", "rust", "1.43.0-slim-stretch").startswith("sha256:")
+
+
+def test_a_build_first_seen_in_part_is_completed_later(store):
+    records, tags = page()
+    latest = [record for record in records if record["tag"] == "latest"]
+    store.add(latest[:3], [tag for tag in tags if tag.tag == "latest"], FIRST)  # a cut-off export
+    store.add(records, tags, FIRST)
+    assert len(store.image_history("library", "alpine", "latest", None)) == len(latest)
+
+
+def test_a_tag_seen_again_without_its_records_keeps_them(store):
+    records, tags = page()
+    store.add(records, tags, FIRST)
+    store.add([], tags, SECOND)  # served again on a later page; its records went before
+    assert len(store.image_history("library", "alpine", "latest", None)) == 9
