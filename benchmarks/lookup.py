@@ -43,14 +43,14 @@ def fill(store: Store, builds: int) -> int:
                     for p in PLATFORMS
                 ]  # fmt: skip
                 found.append({**found[0], "digest": index, "platform": None, "kind": "index"})
-                build_rows.append((index, json.dumps(found)))
+                build_rows.append((index, json.dumps(found), len(found)))
                 digest_rows += [(record["digest"], index) for record in found]
                 repository = f"repo{number % 2000}"
                 for alias in (f"{number}.0", f"{number}"):
                     sighting_rows.append(("library", repository, alias, index, seen, seen))
                     tag_rows.append(("library", repository, alias, index, seen, seen, seen))
                     records += len(found)
-            store.db.executemany("INSERT INTO builds VALUES (?, ?)", build_rows)
+            store.db.executemany("INSERT INTO builds VALUES (?, ?, ?)", build_rows)
             store.db.executemany("INSERT INTO digests VALUES (?, ?)", digest_rows)
             store.db.executemany("INSERT INTO sightings VALUES (?, ?, ?, ?, ?, ?)", sighting_rows)
             store.db.executemany(

@@ -32,7 +32,8 @@ SCHEMA = """
 -- and a build's records never change, so each is written once.
 CREATE TABLE IF NOT EXISTS builds (
     target TEXT PRIMARY KEY,
-    records TEXT NOT NULL  -- JSON: the records less namespace, repository, tag, image, seen_at
+    records TEXT NOT NULL,  -- JSON: the records less namespace, repository, tag, image, seen_at
+    record_count INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS digests (
     digest TEXT NOT NULL,
@@ -158,27 +159,30 @@ class Store:
         by_tag: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
         for record in records:
             by_tag.setdefault((record["namespace"], record["repository"], record["tag"]), []).append(record)
-        builds: dict[str, list[dict[str, Any]]] = {}
+        found_by_target: dict[str, list[dict[str, Any]]] = {}
         for tag in tags:
-            if tag.target not in builds:
-                found = by_tag.get((tag.namespace, tag.repository, tag.tag), [])
-                builds[tag.target] = [{field: record[field] for field in BUILD_FIELDS} for record in found]
-        encoded = {target: json.dumps(found, separators=(",", ":")) for target, found in builds.items()}
-        known = self._known_builds(list(encoded))
-        # New builds, and the rare build whose records Hub now lists differently.
-        # A tag served again (offset paging) comes without its records: that is no change.
-        changed = [
-            target
-            for target, value in encoded.items()
-            if target not in known or (builds[target] and known[target] != value)
-        ]
+            if tag.target not in found_by_target:
+                found_by_target[tag.target] = by_tag.get((tag.namespace, tag.repository, tag.tag), [])
+        known = self._known_builds(list(found_by_target))
+        # A build's records are fixed by its digest: write it when new, or when more of it
+        # came than was stored (an export cut off by a kill). A tag served again without
+        # its records (offset paging) is no change.
+        changed = {
+            target: [{field: record[field] for field in BUILD_FIELDS} for record in found]
+            for target, found in found_by_target.items()
+            if target not in known or len(found) > known[target]
+        }
         self.db.executemany(
-            "INSERT INTO builds VALUES (?, ?) ON CONFLICT DO UPDATE SET records = excluded.records",
-            [(target, encoded[target]) for target in changed],
+            "INSERT INTO builds VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET "
+            "records = excluded.records, record_count = excluded.record_count",
+            [
+                (target, json.dumps(found, separators=(",", ":")), len(found))
+                for target, found in changed.items()
+            ],
         )
         self.db.executemany(
             "INSERT OR IGNORE INTO digests VALUES (?, ?)",
-            [(record["digest"], target) for target in changed for record in builds[target]],
+            [(record["digest"], target) for target, found in changed.items() for record in found],
         )
         self.db.executemany(
             UPSERT_SIGHTING,
@@ -189,12 +193,13 @@ class Store:
             [(t.namespace, t.repository, t.tag, t.target, t.last_updated, seen_at, seen_at) for t in tags],
         )
 
-    def _known_builds(self, targets: list[str]) -> dict[str, str]:
-        known: dict[str, str] = {}
+    def _known_builds(self, targets: list[str]) -> dict[str, int]:
+        """How many records each of these builds has in the store."""
+        known: dict[str, int] = {}
         for start in range(0, len(targets), 500):
             chunk = targets[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            query = f"SELECT target, records FROM builds WHERE target IN ({marks})"
+            query = f"SELECT target, record_count FROM builds WHERE target IN ({marks})"
             known.update(self.db.execute(query, chunk).fetchall())
         return known
 
