@@ -143,7 +143,10 @@ class Store:
     def __init__(self, path: str | Path, *, check_same_thread: bool = True) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=check_same_thread)
+        # timeout: another crawl or an import writing the same store is waited for, up to a minute.
+        self.db = sqlite3.connect(
+            self.path, timeout=60, isolation_level=None, check_same_thread=check_same_thread
+        )
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
