@@ -20,6 +20,7 @@ from scrapy import Request, signals
 from scrapy.exceptions import CloseSpider, NotConfigured
 
 from hubspider.arguments import ArgumentError, parse_api_url, same_origin
+from hubspider.pages import api_message
 
 if TYPE_CHECKING:
     from typing import Self
@@ -158,7 +159,8 @@ class HubAuthMiddleware:
         except Exception as error:
             raise SignInError(f"{type(error).__name__}: {error}") from None
         if response.status != 200:
-            raise SignInError(f"HTTP {response.status}: {_message(response)}")
+            said = api_message(response) or response.body[:100].decode("utf-8", "replace")
+            raise SignInError(f"HTTP {response.status}: {said}")
         try:
             token = json.loads(response.body)["access_token"]
         except (ValueError, KeyError, TypeError):
@@ -186,13 +188,3 @@ class HubAuthMiddleware:
         retry = request.replace(dont_filter=True)
         retry.meta[RETRIED_401_META] = True
         return retry
-
-
-def _message(response: Response) -> str:
-    try:
-        body = json.loads(response.body)
-    except ValueError:
-        return response.body[:100].decode("utf-8", "replace")
-    if isinstance(body, dict):
-        return str(body.get("detail") or body.get("message") or body)
-    return str(body)

@@ -42,3 +42,13 @@ def page_problem(response: Response) -> str | None:
     if not isinstance(page.get("count"), int | None):
         return "'count' is not a number"
     return None
+
+
+def api_message(response: Response) -> str | None:
+    """What an error answer of Hub says: `message` (404, 403) or `detail` (401, 429)."""
+    try:
+        body = read_json(response)
+    except ValueError:
+        return None
+    message = body.get("message") or body.get("detail") if isinstance(body, dict) else None
+    return message if isinstance(message, str) else None

@@ -50,6 +50,11 @@ class Walk:
     new_tags: int = 0
     whole: bool = False
 
+    def plan(self, pages: list[Continuation]) -> None:
+        """These pages of the walk are asked for: the walk ends once they are all in."""
+        self.pending.update(page.page for page in pages)
+        self.last_page = max([self.last_page, *(page.page for page in pages)])
+
 
 @dataclass(frozen=True, slots=True)
 class Baseline:

@@ -24,7 +24,7 @@ from hubspider.auth import credentials_from
 from hubspider.items import DigestRecords, TagPage
 from hubspider.journal import CrawlJournal
 from hubspider.losses import report_loss
-from hubspider.pages import PAGE_META, page_problem, read_json
+from hubspider.pages import PAGE_META, api_message, page_problem, read_json
 from hubspider.profiles import PROFILES
 from hubspider.state import Baseline, Continuation, PageDone, Walk
 from hubspider.store import Store
@@ -228,8 +228,7 @@ class LibrarySpider(Spider):
         older = any(str(tag.get("last_updated") or "") < baseline.since for tag in tags)
         if not older and page["next"]:
             then = self.next_link(response, page, continuation)
-            walk.pending.update(c.page for c in then)
-            walk.last_page = max([walk.last_page, *(c.page for c in then)])
+            walk.plan(then)
             return then
         if len(baseline.tags) + walk.new_tags <= walk.count or not page["next"]:
             self.crawler.stats.inc_value("hubspider/incremental/stopped_early")
@@ -243,8 +242,7 @@ class LibrarySpider(Spider):
             for number, url in numbered
             if number > continuation.page
         ]
-        walk.pending.update(c.page for c in then)
-        walk.last_page = max([walk.last_page, *(c.page for c in then)])
+        walk.plan(then)
         return then
 
     def pages_after(
@@ -266,14 +264,12 @@ class LibrarySpider(Spider):
                     Continuation("tags", url, continuation.repository, continuation.walk, number)
                     for number, url in numbered
                 ]
-                walk.pending.update(c.page for c in then)
-                walk.last_page = max(walk.last_page, last)
+                walk.plan(then)
                 return then
         if continuation.page < walk.last_page or continuation.page == self.last_reachable_page:
             return []
         then = self.next_link(response, page, continuation)
-        walk.pending.update(c.page for c in then)
-        walk.last_page = max([walk.last_page, *(c.page for c in then)])
+        walk.plan(then)
         return then
 
     def next_link(
@@ -363,7 +359,7 @@ class LibrarySpider(Spider):
                 yield from map(self.request_for, self.page_gone(continuation))
                 return
             reason = f"HTTP {response.status}"
-            if message := _api_message(response):
+            if message := api_message(response):
                 reason += f" ({message})"
         else:
             reason = f"{failure.type.__name__}: {failure.getErrorMessage()}"
@@ -402,12 +398,3 @@ def _numbered_pages(next_url: str, last: int) -> list[tuple[int, str]] | None:
         numbered = [(key, str(number) if key == "page" else value) for key, value in query]
         pages.append((number, url._replace(query=urlencode(numbered)).geturl()))
     return pages
-
-
-def _api_message(response: Response) -> str | None:
-    try:
-        body = read_json(response)
-    except ValueError:
-        return None
-    message = body.get("message") or body.get("detail") if isinstance(body, dict) else None
-    return message if isinstance(message, str) else None
