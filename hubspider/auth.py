@@ -20,6 +20,7 @@ from scrapy import Request, signals
 from scrapy.exceptions import CloseSpider, NotConfigured
 
 from hubspider.arguments import ArgumentError, parse_api_url, same_origin
+from hubspider.middlewares import REDIRECT_STATUSES, redirect_target
 from hubspider.pages import api_message
 
 if TYPE_CHECKING:
@@ -97,7 +98,31 @@ class RedactSecretsExtension:
 
 
 class SignInError(Exception):
-    pass
+    """Hub did not give a token; the message is one line for the user."""
+
+
+def token_from(response: Response) -> str:
+    """The access token of an answer to POST /v2/auth/token. Anything else fails the sign-in:
+    a redirect is never followed (it would carry the PAT to wherever it points), and a 200
+    that is not a token (a captive portal, a proxy's page) must not pass for a signed-in crawl."""
+    if response.status in REDIRECT_STATUSES:
+        target = redirect_target(response) or "nowhere (no Location)"
+        raise SignInError(f"HTTP {response.status} redirect to {target}: refused")
+    if response.status != 200:
+        said = api_message(response) or response.body[:100].decode("utf-8", "replace")
+        raise SignInError(f"HTTP {response.status}: {' '.join(said.split())}")
+    try:
+        answer = json.loads(response.body)
+    except ValueError:
+        content_type = response.headers.get("Content-Type", b"").decode("latin-1").split(";")[0]
+        raise SignInError(
+            f"HTTP 200 {content_type or 'without a Content-Type'} ({len(response.body)} bytes), "
+            "not a token: refused"
+        ) from None
+    token = answer.get("access_token") if isinstance(answer, dict) else None
+    if not isinstance(token, str) or not token:
+        raise SignInError("HTTP 200 JSON without an access_token: refused")
+    return token
 
 
 class HubAuthMiddleware:
@@ -150,7 +175,8 @@ class HubAuthMiddleware:
             method="POST",
             body=body,
             headers={"Content-Type": "application/json"},
-            meta={AUTH_META: True},
+            # The PAT is in the body: a redirect is a failed sign-in, never followed (token_from).
+            meta={AUTH_META: True, "dont_redirect": True},
             dont_filter=True,
         )
         assert self.crawler.engine is not None
@@ -158,16 +184,7 @@ class HubAuthMiddleware:
             response = await self.crawler.engine.download_async(request)
         except Exception as error:
             raise SignInError(f"{type(error).__name__}: {error}") from None
-        if response.status != 200:
-            said = api_message(response) or response.body[:100].decode("utf-8", "replace")
-            raise SignInError(f"HTTP {response.status}: {said}")
-        try:
-            token = json.loads(response.body)["access_token"]
-        except (ValueError, KeyError, TypeError):
-            raise SignInError("the answer has no access_token") from None
-        if not isinstance(token, str) or not token:
-            raise SignInError("the answer has no access_token")
-        return token
+        return token_from(response)
 
     async def process_request(self, request: Request) -> None:
         if request.meta.get(AUTH_META) or not same_origin(request.url, self.api_url):

@@ -61,6 +61,8 @@ class DigestRecords:
     page: PageDone | None = None
     completes: bool = False
     unchanged_rest: bool = False
+    # A feed could not take these records: the page is not done.
+    unwritten: bool = False
 
     def __repr__(self) -> str:
         return f"<DigestRecords {len(self.records)} records from {self.url}>"

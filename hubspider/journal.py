@@ -16,19 +16,20 @@ import csv
 import json
 import logging
 import os
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
-from scrapy.extensions.feedexport import FeedExporter
 from scrapy.utils.job import job_dir
 
+from hubspider.feeds import FeedExporter, local_path
 from hubspider.items import DigestRecords
 from hubspider.losses import data_lost, report_loss
 from hubspider.records import record_key
-from hubspider.state import Continuation, PageDone, Walk
+from hubspider.state import Continuation, PageDone, Walk, page_key
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -40,6 +41,8 @@ logger = logging.getLogger(__name__)
 
 JOURNAL_FILE = "hubspider-journal.jsonl"
 REPAIRABLE_FORMATS = {"jsonlines", "jsonl", "csv"}
+# Done pages are written in groups, each after one fsync of the feeds.
+SYNC_INTERVAL = 1.0
 
 
 class JournalMismatchError(Exception):
@@ -71,7 +74,7 @@ def check_resumable(jobdir: str, arguments: dict[str, Any], overwritten_feeds: l
         )
     earlier = {feed["path"] for run in runs for feed in run["feeds"]}
     for feed in overwritten_feeds:
-        if _local_path(feed) in earlier:
+        if local_path(feed) in earlier:
             raise JournalMismatchError(
                 f"JOBDIR {jobdir} holds a crawl in progress whose records are in {feed}: "
                 f"resume with -o {feed} (append); -O would erase them"
@@ -80,14 +83,6 @@ def check_resumable(jobdir: str, arguments: dict[str, Any], overwritten_feeds: l
 
 def _describe(arguments: dict[str, Any]) -> str:
     return ", ".join(f"{key}={value}" for key, value in sorted(arguments.items()) if value is not None)
-
-
-def _local_path(uri: str) -> str | None:
-    if uri.startswith("file://"):
-        return str(Path(uri.removeprefix("file://")).resolve())
-    if "://" in uri or uri in ("-", "stdout:"):
-        return None
-    return str(Path(uri).resolve())
 
 
 def _truncate_partial_line(path: Path) -> int:
@@ -118,6 +113,7 @@ class CrawlJournal:
         self.repositories: list[str] = []
         self.earlier_losses: list[dict[str, str]] = []
         self.walks: dict[tuple[str, int], Walk] = {}
+        self.listing = Walk()
         planned: dict[tuple[str, int], Continuation] = {}
         for entry in entries:
             if "done" in entry:
@@ -126,6 +122,10 @@ class CrawlJournal:
                 self.earlier_losses.append(entry["lost"])
         self.pending = [c for key, c in planned.items() if key not in self.done]
         for key, walk in list(self.walks.items()):
+            # Pages are journaled as they are done, not in the order they were planned.
+            walk.pending.difference_update(
+                c.page for c in planned.values() if c.key in self.done and (c.repository, c.walk) == key
+            )
             if not walk.pending:
                 del self.walks[key]
         self.resuming = bool(self.runs)
@@ -133,6 +133,9 @@ class CrawlJournal:
         if self.resuming:
             self._repair_earlier_feeds()
         self.file = self.path.open("a", encoding="utf-8")
+        # Pages whose records every feed and the store hold, not yet synced and written.
+        self.ready: list[PageDone] = []
+        self.synced_at = time.monotonic()
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.item_scraped, signal=signals.item_scraped)
         crawler.signals.connect(self.data_lost, signal=data_lost)
@@ -153,17 +156,16 @@ class CrawlJournal:
         for continuation in then:
             planned[continuation.key] = continuation
         self.repositories += entry.get("repositories") or []
-        if done.kind != "tags":
-            return
-        assert done.repository is not None
-        walk = self.walks.setdefault((done.repository, done.walk), Walk())
+        if done.kind == "tags":
+            assert done.repository is not None
+            walk = self.walks.setdefault((done.repository, done.walk), Walk())
+        else:
+            walk = self.listing
         walk.received += entry["results"]
         walk.count = max(walk.count, entry["count"])
-        walk.pending.discard(done.page)
-        for continuation in then:
-            if continuation.walk == done.walk:
-                walk.pending.add(continuation.page)
-                walk.last_page = max(walk.last_page, continuation.page)
+        walk.asked.add(page_key(done.url))
+        same_walk = (done.kind, done.repository, done.walk)
+        walk.plan([c for c in then if (c.kind, c.repository, c.walk) == same_walk])
 
     @property
     def started_at(self) -> str | None:
@@ -195,16 +197,15 @@ class CrawlJournal:
         paths = [feed["path"] for run in self.runs for feed in run["feeds"] if feed["format"] in formats]
         return [path for path in dict.fromkeys(paths) if Path(path).exists()]
 
-    def _write(self, entry: dict[str, Any]) -> None:
+    def _write(self, entry: dict[str, Any], *, flush: bool = True) -> None:
         self.file.write(json.dumps(entry, separators=(",", ":")) + "\n")
-        self.file.flush()
+        if flush:
+            self.file.flush()
 
     def spider_opened(self) -> None:
-        feeds = []
         exporter = self.crawler.get_extension(FeedExporter)
-        for slot in getattr(exporter, "slots", []):
-            if path := _local_path(slot.uri):
-                feeds.append({"path": path, "format": slot.format})
+        local_feeds = exporter.local_feeds() if exporter is not None else []
+        feeds = [{"path": path, "format": feed_format} for path, feed_format in local_feeds]
         spider = self.crawler.spider
         run = {
             "started_at": self.started_at or spider.started_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -219,7 +220,7 @@ class CrawlJournal:
                     self.crawler, loss["kind"], loss["what"], f"{loss['reason']} (earlier run)", replay=True
                 )
 
-    def record_page(self, page: PageDone) -> None:
+    def record_page(self, page: PageDone, *, flush: bool = True) -> None:
         entry: dict[str, Any] = {
             "done": asdict(page.continuation),
             "then": [asdict(continuation) for continuation in page.then],
@@ -228,12 +229,35 @@ class CrawlJournal:
         }
         if page.repositories is not None:
             entry["repositories"] = page.repositories
-        self._write(entry)
+        self._write(entry, flush=flush)
 
     def item_scraped(self, item: Any) -> None:
         # Connected after the FeedExporter, so this runs once the page is in every feed.
-        if isinstance(item, DigestRecords) and item.page is not None:
-            self.record_page(item.page)
+        if isinstance(item, DigestRecords) and item.page is not None and not item.unwritten:
+            self.confirm(item.page, "feeds")
+
+    def confirm(self, page: PageDone, holder: str) -> None:
+        """`holder` has the page's records; once all have, the page is done."""
+        page.waiting.discard(holder)
+        if page.waiting:
+            return
+        self.ready.append(page)
+        if time.monotonic() - self.synced_at >= SYNC_INTERVAL:
+            self.sync()
+
+    def sync(self) -> None:
+        """Write the ready pages as done, once the feeds have their records on disk."""
+        self.synced_at = time.monotonic()
+        if not self.ready:
+            return
+        exporter = self.crawler.get_extension(FeedExporter)
+        if exporter is not None and not exporter.sync():
+            self.ready.clear()  # not on disk: a resume asks for these pages again
+            return
+        for page in self.ready:
+            self.record_page(page, flush=False)
+        self.file.flush()
+        self.ready.clear()
 
     def data_lost(
         self, kind: str, what: str, reason: str, page: str | None = None, replay: bool = False
@@ -242,6 +266,7 @@ class CrawlJournal:
             self._write({"lost": {"kind": kind, "what": what, "reason": reason, "page": page}})
 
     def spider_closed(self) -> None:
+        self.sync()
         self.file.close()
 
 

@@ -60,6 +60,10 @@ DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 # cache never sees the bearer token.
 DOWNLOADER_MIDDLEWARES = {
     "hubspider.middlewares.MalformedPageRetryMiddleware": 540,
+    # Just after RedirectMiddleware (600): it judges a redirect before that follows it, so a
+    # refusal fails the page asked for, and it stops any request off HUB_API_URL's origin
+    # (a redirected one goes through the whole chain again) before cache, sign-in and pacing.
+    "hubspider.middlewares.OriginMiddleware": 650,
     "hubspider.auth.HubAuthMiddleware": 950,
     "hubspider.ratelimit.RateLimitMiddleware": 960,
 }
@@ -98,6 +102,9 @@ HUB_STORE_ENABLED = True
 HUB_STORE_PATH = "output/hubspider.sqlite3"
 
 EXTENSIONS = {
+    # Scrapy's feed exporter, with write failures as losses and feeds synced for the journal.
+    "scrapy.extensions.feedexport.FeedExporter": None,
+    "hubspider.feeds.FeedExporter": 0,
     "hubspider.auth.RedactSecretsExtension": 100,
     # After the FeedExporter (0): a page is journaled once it is in every feed.
     "hubspider.journal.CrawlJournal": 400,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from w3lib.url import add_or_replace_parameter, canonicalize_url, url_query_parameter
+
 
 @dataclass(frozen=True, slots=True)
 class Continuation:
@@ -31,6 +33,9 @@ class PageDone:
     results: int = 0
     count: int = 0
     repositories: list[str] | None = None
+    # What must still confirm that it holds the page's records ("feeds", "store") before
+    # the page is done: the journal writes it only then.
+    waiting: set[str] = field(default_factory=lambda: {"feeds"})
 
 
 @dataclass(slots=True)
@@ -49,11 +54,21 @@ class Walk:
     # Incremental: tags not in the store so far, and whether a deletion made it read on whole.
     new_tags: int = 0
     whole: bool = False
+    # Every page asked for, by `page_key`: a `next` link back to one of them is a loop.
+    asked: set[str] = field(default_factory=set)
 
     def plan(self, pages: list[Continuation]) -> None:
         """These pages of the walk are asked for: the walk ends once they are all in."""
         self.pending.update(page.page for page in pages)
         self.last_page = max([self.last_page, *(page.page for page in pages)])
+        self.asked.update(page_key(page.url) for page in pages)
+
+
+def page_key(url: str) -> str:
+    """Which page of a listing a URL asks for: the first page is `page=1` whether it says so or not."""
+    if url_query_parameter(url, "page") is None:
+        url = add_or_replace_parameter(url, "page", "1")
+    return canonicalize_url(url)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,20 +11,24 @@ closes nothing.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import fastjsonschema
+import orjson
 
 from hubspider.items import DigestRecord
 from hubspider.state import Baseline
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
+    from types import TracebackType
+    from typing import BinaryIO, Self
 
 SCHEMA = """
 -- What a tag can point to: a build (an index or a single manifest, keyed by the tag digest,
@@ -98,6 +102,14 @@ CREATE TABLE IF NOT EXISTS repositories (
 
 IMPORT_BATCH = 5_000
 
+# The README promises that another crawl or import writing the same store is waited for.
+LOCK_TIMEOUT = 60.0
+
+# Far above any real record (about 700 bytes): a longer line is refused without being parsed.
+MAX_LINE_BYTES = 64 * 1024
+
+TABLES = frozenset({"builds", "digests", "sightings", "tags", "repositories"})
+
 BUILD_FIELDS = (
     "digest", "platform", "kind", "os", "architecture", "variant", "os_version", "tag_digest", "media_type",
     "size", "last_pushed",
@@ -139,23 +151,134 @@ def tag_target(tag_digest: str | None, image_digests: Iterable[str]) -> str:
     return tag_digest or ",".join(sorted(image_digests))
 
 
+class StoreError(Exception):
+    """A store that cannot be used, said in one line that names its file: callers print it and stop."""
+
+
+def store_problem(path: Path, error: sqlite3.Error, timeout: float = LOCK_TIMEOUT) -> str:
+    """What SQLite's error means for the store file, in one line."""
+    code = getattr(error, "sqlite_errorname", "")
+    if code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "database is locked" in str(error):
+        return f"store {path} is locked by another process (waited {timeout:g} s): try again when it is done"
+    if code == "SQLITE_NOTADB":
+        return f"store {path} is not a SQLite database"
+    if code.startswith("SQLITE_CORRUPT"):
+        return f"store {path} is damaged (truncated or overwritten): {error}"
+    if code.startswith("SQLITE_CANTOPEN"):
+        return f"cannot open store {path}: {error}"
+    return f"store {path}: {error}"
+
+
+def schema_problem(path: Path, tables: set[str], *, read_only: bool) -> str | None:
+    """Why a file with these tables is not a store to use, or None. An empty database becomes a
+    store when written to; one with tables of something else is never taken over."""
+    if tables >= TABLES:
+        return None
+    if read_only:
+        if not tables:
+            return f"{path} holds no store: run a crawl or an import first"
+        return f"{path} is not a hubspider store (it lacks the tables {', '.join(sorted(TABLES - tables))})"
+    if tables and not tables & TABLES:
+        return f"{path} is not a hubspider store (it has other tables: {', '.join(sorted(tables)[:5])})"
+    return None
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _store_errors(method: Callable[Concatenate[Store, P], R]) -> Callable[Concatenate[Store, P], R]:
+    """SQLite's errors as `StoreError`s naming the file: a locked, damaged or vanished store is
+    one line for the user, not a traceback."""
+
+    @functools.wraps(method)
+    def translated(store: Store, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(store, *args, **kwargs)
+        except sqlite3.Error as error:
+            raise StoreError(store_problem(store.path, error, store.timeout)) from error
+
+    return translated
+
+
 class Store:
-    def __init__(self, path: str | Path, *, check_same_thread: bool = True) -> None:
+    """The store file, opened for writing (a crawl, an import) or read-only (the queries).
+
+    Raises `StoreError` with a one-line message when the file cannot be used: locked by
+    another writer for longer than `timeout` seconds, not a SQLite database, damaged, not a
+    store, or (read-only) missing. Use it as a context manager so that it is closed."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        check_same_thread: bool = True,
+        read_only: bool = False,
+        timeout: float = LOCK_TIMEOUT,
+    ) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # timeout: another crawl or an import writing the same store is waited for, up to a minute.
-        self.db = sqlite3.connect(
-            self.path, timeout=60, isolation_level=None, check_same_thread=check_same_thread
+        self.read_only = read_only
+        self.timeout = timeout
+        if read_only and not self.path.is_file():
+            raise StoreError(f"no store at {self.path}: run a crawl or an import first")
+        try:
+            self.db = self._connect(check_same_thread)
+        except OSError as error:
+            raise StoreError(f"cannot create store {self.path}: {error.strerror or error}") from error
+        except sqlite3.Error as error:
+            raise StoreError(store_problem(self.path, error, timeout)) from error
+        try:
+            self._prepare()
+        except BaseException as error:
+            self.db.close()
+            if isinstance(error, sqlite3.Error):
+                raise StoreError(store_problem(self.path, error, timeout)) from error
+            raise
+
+    def _connect(self, check_same_thread: bool) -> sqlite3.Connection:
+        if self.read_only:
+            # mode=ro: a query never creates or changes the file it is pointed at.
+            target, uri = f"{self.path.resolve().as_uri()}?mode=ro", True
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            target, uri = str(self.path), False
+        # timeout: SQLite's busy handler waits this long for another writer of the same store.
+        db = sqlite3.connect(
+            target, timeout=self.timeout, isolation_level=None, check_same_thread=check_same_thread, uri=uri
         )
-        self.db.row_factory = sqlite3.Row
+        db.row_factory = sqlite3.Row
+        return db
+
+    def _prepare(self) -> None:
+        listed = self.db.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")
+        tables = {row[0] for row in listed}
+        problem = schema_problem(self.path, tables, read_only=self.read_only)
+        if problem is not None:
+            raise StoreError(problem)
+        self.db.execute("PRAGMA cache_size=-65536")  # 64 MiB: random inserts touch many B-tree pages
+        if self.read_only:
+            return
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA cache_size=-65536")  # 64 MiB: random inserts touch many B-tree pages
-        self.db.executescript(SCHEMA)
+        if not tables >= TABLES | {"records"}:
+            # IMMEDIATE: two first crawls creating the tables at once wait for each other.
+            self.db.executescript(f"BEGIN IMMEDIATE;\n{SCHEMA}\nCOMMIT;")
 
     def close(self) -> None:
         self.db.close()
 
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        error_type: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @_store_errors
     def add(self, records: list[dict[str, Any]], tags: list[TagSeen], seen_at: str) -> None:
         """One page's records and tags. Callers group pages in transactions: SQLite rewrites the
         B-tree pages a transaction touched at each commit, so one per page costs twice as much."""
@@ -206,17 +329,18 @@ class Store:
             known.update(self.db.execute(query, chunk).fetchall())
         return known
 
+    @_store_errors
     def import_jsonl(self, path: Path, report: Callable[[Path, int, str], None]) -> tuple[int, int]:
         """Store the records of a JSON Lines export with the `seen_at` each carries; lines
         that are not digest records are reported and counted, not stored."""
         validate = fastjsonschema.compile(DigestRecord.jsonschema)
         imported = rejected = 0
         batch: list[dict[str, Any]] = []
-        with path.open(encoding="utf-8") as file:
-            for number, line in enumerate(file, 1):
+        with path.open("rb") as file:
+            for number, line in numbered_lines(file):
                 try:
-                    record = validate(json.loads(line))
-                except (ValueError, fastjsonschema.JsonSchemaException) as error:
+                    record = parse_record(line, validate)
+                except ValueError as error:
                     rejected += 1
                     report(path, number, str(error))
                     continue
@@ -240,6 +364,7 @@ class Store:
                 self.add(group, tags, seen_at)
         return len(records)
 
+    @_store_errors
     def complete(self, namespace: str, repository: str, seen_at: str) -> None:
         """The crawl started at `seen_at` read this repository whole: what it did not see is gone."""
         self.db.execute(
@@ -253,6 +378,7 @@ class Store:
             (seen_at, namespace, repository, seen_at),
         )
 
+    @_store_errors
     def carry_forward(self, namespace: str, repository: str, seen_at: str) -> None:
         """An incremental crawl stopped early: what it did not read is as before, and seen now."""
         self.db.execute(
@@ -273,6 +399,7 @@ class Store:
             (seen_at, namespace, repository, seen_at),
         )
 
+    @_store_errors
     def baselines(self, namespace: str) -> dict[str, Baseline]:
         """Each completely read repository's last complete crawl and the tags it had then."""
         tags: dict[str, set[str]] = {}
@@ -295,16 +422,27 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.db.execute("BEGIN")
+        """A write transaction. IMMEDIATE takes the write lock at once, waiting for another
+        writer up to the timeout: a deferred one that reads first would fail at its first write,
+        without waiting, whenever another writer committed after its read."""
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as error:
+            raise StoreError(store_problem(self.path, error, self.timeout)) from error
         try:
             yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
+            self.db.execute("COMMIT")
+        except BaseException as error:
+            # SQLite ends the transaction itself after some errors (a full disk).
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            if isinstance(error, sqlite3.Error):
+                raise StoreError(store_problem(self.path, error, self.timeout)) from error
             raise
-        self.db.execute("COMMIT")
 
     # Queries
 
+    @_store_errors
     def find_digest(self, prefix: str) -> list[sqlite3.Row]:
         """Rows whose digest is `prefix` or starts with it, current ones marked."""
         upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
@@ -314,6 +452,7 @@ class Store:
         )
         return self._with_current(condition, {"low": prefix, "high": upper})
 
+    @_store_errors
     def image_history(
         self, namespace: str, repository: str, tag: str, platform: str | None
     ) -> list[sqlite3.Row]:
@@ -324,6 +463,7 @@ class Store:
             parameters["platform"] = platform
         return self._with_current(condition, parameters, order="r.first_seen, r.platform")
 
+    @_store_errors
     def current_tags(self, namespace: str, repository: str) -> list[str]:
         """Tags the repository has now, by the last crawl that saw it."""
         rows = self.db.execute(
@@ -332,6 +472,7 @@ class Store:
         )
         return [row["tag"] for row in rows]
 
+    @_store_errors
     def tag_target_now(self, namespace: str, repository: str, tag: str) -> str | None:
         row = self.db.execute(
             "SELECT target FROM tags WHERE namespace = ? AND repository = ? AND tag = ? AND gone_at IS NULL",
@@ -339,8 +480,9 @@ class Store:
         ).fetchone()
         return row["target"] if row else None
 
-    def changes(self, since: str) -> Iterator[sqlite3.Row]:
-        yield from self.db.execute(
+    @_store_errors
+    def changes(self, since: str) -> list[sqlite3.Row]:
+        return self.db.execute(
             """
             WITH first_crawl AS (
                 SELECT namespace, repository, min(first_seen) AS at FROM tags GROUP BY namespace, repository
@@ -357,8 +499,9 @@ class Store:
             ORDER BY namespace, repository, tag
             """,
             {"since": since},
-        )
+        ).fetchall()
 
+    @_store_errors
     def last_crawl(self) -> str | None:
         row = self.db.execute("SELECT max(last_seen) AS at FROM tags").fetchone()
         return row["at"]
@@ -378,6 +521,37 @@ class Store:
             """,
             parameters,
         ).fetchall()
+
+
+def numbered_lines(file: BinaryIO, limit: int = MAX_LINE_BYTES) -> Iterator[tuple[int, bytes | None]]:
+    """Each line of a file with its number from 1; None for a line longer than `limit` bytes,
+    which is skipped in pieces, never held in memory whole."""
+    number = 0
+    while line := file.readline(limit + 1):
+        number += 1
+        if len(line) <= limit or line.endswith(b"\n"):
+            yield number, line
+            continue
+        while (rest := file.readline(limit)) and not rest.endswith(b"\n"):
+            pass
+        yield number, None
+
+
+def parse_record(line: bytes | None, validate: Callable[[Any], Any]) -> dict[str, Any]:
+    """One line of an export (None: too long) as a digest record; ValueError saying why it is not one."""
+    if line is None:
+        raise ValueError(f"line longer than {MAX_LINE_BYTES // 1024} KiB")
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"not UTF-8 (byte 0x{line[error.start]:02x} at column {error.start + 1})") from None
+    try:
+        # orjson: its nesting limit (1024) answers a line of "[[[[" without a RecursionError.
+        return validate(orjson.loads(text))
+    except orjson.JSONDecodeError as error:
+        raise ValueError(f"not JSON: {error}") from None
+    except fastjsonschema.JsonSchemaException as error:
+        raise ValueError(error.message) from None
 
 
 def _image(record: dict[str, Any]) -> tuple[str, str, str]:

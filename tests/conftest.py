@@ -46,6 +46,16 @@ def stored_response(name: str, url: str, status: int = 200, **request_kwargs: An
     )
 
 
+# `python -c FULL_DISK SIZE ARGS...` runs `scrapy ARGS...` on a disk that fills: a write past
+# SIZE bytes of a file fails with EFBIG (SIGXFSZ ignored), as one to a full disk fails.
+FULL_DISK = """
+import resource, runpy, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+size = int(sys.argv.pop(1))
+resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+runpy.run_module("scrapy", run_name="__main__", alter_sys=True)
+"""
+
 PROJECT_SETTINGS = {name: getattr(project_settings, name) for name in dir(project_settings) if name.isupper()}
 
 
@@ -98,9 +108,12 @@ def crawl_process(
     output: str | None = "digests.jsonl",
     append: bool = False,
     env: dict[str, str] | None = None,
+    max_file_size: int | None = None,
 ) -> subprocess.Popen[str]:
     """`scrapy crawl library` started in a subprocess, in `workdir`, against `api_url`."""
     command = [sys.executable, "-m", "scrapy", "crawl", "library", "-s", f"HUB_API_URL={api_url}"]
+    if max_file_size is not None:
+        command[1:3] = ["-c", FULL_DISK, str(max_file_size)]
     if output is not None:
         command += ["-o" if append else "-O", output]
     environment = os.environ | {
@@ -126,9 +139,12 @@ def run_crawl(
     output: str | None = "digests.jsonl",
     append: bool = False,
     env: dict[str, str] | None = None,
+    max_file_size: int | None = None,
 ) -> CrawlResult:
     """`scrapy crawl library` run to the end in a subprocess."""
-    process = crawl_process(api_url, workdir, *arguments, output=output, append=append, env=env)
+    process = crawl_process(
+        api_url, workdir, *arguments, output=output, append=append, env=env, max_file_size=max_file_size
+    )
     _, stderr = process.communicate(timeout=240)
     return CrawlResult(process.returncode, stderr, workdir / (output or "none"))
 

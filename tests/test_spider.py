@@ -12,7 +12,7 @@ from twisted.python.failure import Failure
 
 from hubspider.arguments import ArgumentError
 from hubspider.items import TagPage
-from hubspider.state import Continuation, Walk
+from hubspider.state import Continuation, Walk, page_key
 from tests.conftest import API, make_spider, stored_response
 
 REPOS_URL = f"{API}/v2/repositories/library/?page_size=100"
@@ -303,3 +303,59 @@ def test_403_when_signed_in_is_lost():
     )
     list(spider.page_failed(failure_of(response)))
     assert crawler.stats.get_value("hubspider/lost/page") == 1
+
+
+def test_a_first_page_counting_one_page_but_linking_on_asks_for_the_next():
+    spider, _ = make_spider()
+    body = b'{"count": 40, "next": "%s&page=2", "previous": null, "results": []}' % ALPINE_URL.encode()
+    response = TextResponse(ALPINE_URL, body=body, request=Request(ALPINE_URL))
+    request, _ = spider.parse_tags(response, continuation=first_page("alpine"))
+    assert request.cb_kwargs["continuation"].page == 2
+    assert spider.walks[("alpine", 1)].pending == {2}
+
+
+def test_a_next_link_back_to_a_page_already_asked_for_is_a_loop():
+    spider, crawler = make_spider()
+    spider.signed_in = True
+    body = b'{"count": 400, "next": "%s&page=2", "previous": null, "results": []}' % ALPINE_URL.encode()
+    page_4 = later_page(spider, "alpine", 4, count=400)
+    spider.walks[("alpine", 1)].asked.add(page_key(f"{ALPINE_URL}&page=2"))
+    response = TextResponse(ALPINE_URL, body=body, request=Request(ALPINE_URL))
+    outputs = list(spider.parse_tags(response, page_4))
+    assert [type(o) for o in outputs] == [TagPage]
+    assert crawler.stats.get_value("hubspider/lost/page") == 1
+    assert spider.walks[("alpine", 1)].failed
+
+
+def test_a_listing_whose_pages_end_before_its_count_is_a_loss():
+    spider, crawler = make_spider()
+    body = b'{"count": 5, "next": null, "previous": null, "results": [{"name": "alpine"}]}'
+    response = TextResponse(REPOS_URL, body=body, request=Request(REPOS_URL))
+    list(spider.parse_repositories(response, continuation=LISTING))
+    assert crawler.stats.get_value("hubspider/lost/listing") == 1
+
+
+def test_a_listing_that_shows_more_than_its_count_is_no_loss():
+    spider, crawler = make_spider()
+    body = b'{"count": 1, "next": null, "results": [{"name": "alpine"}, {"name": "nginx"}]}'
+    response = TextResponse(REPOS_URL, body=body, request=Request(REPOS_URL))
+    assert len(list(spider.parse_repositories(response, continuation=LISTING))) == 2
+    assert crawler.stats.get_value("hubspider/lost") is None
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        (ALPINE_URL, f"{ALPINE_URL}&page=1"),
+        (
+            f"{ALPINE_URL}&page=3",
+            f"{API}/v2/repositories/library/alpine/tags?page=3&ordering=last_updated&page_size=100",
+        ),
+    ],
+)
+def test_page_key_names_the_same_page_whatever_the_url_says(one, other):
+    assert page_key(one) == page_key(other)
+
+
+def test_page_key_tells_pages_apart():
+    assert page_key(ALPINE_URL) != page_key(f"{ALPINE_URL}&page=2")

@@ -13,15 +13,31 @@ if TYPE_CHECKING:
     import argparse
 
 
-def parse_since(value: str) -> str:
-    """A date or a time, as the store writes times: ISO 8601 UTC, to the second."""
+def since_in_utc(value: str) -> str:
+    """A date or a time, as the store writes times: ISO 8601 UTC, to the second. ValueError
+    for one that is not a date, or that UTC cannot hold (0001-01-01T00:00:00+14:00)."""
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        fail(f"invalid --since {value!r}: expected a date or time such as 2026-11-01 or 2026-11-01T06:00:00Z")
+        raise ValueError("not a date or time") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        in_utc = moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("before year 1 or after year 9999 in UTC") from None
+    # isoformat, not strftime: "%Y" does not pad years before 1000, and times compare as text.
+    return in_utc.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def parse_since(value: str) -> str:
+    try:
+        return since_in_utc(value)
+    except ValueError as error:
+        fail(
+            f"invalid --since {value!r} ({error}): expected a date or time such as 2026-11-01 "
+            "or 2026-11-01T06:00:00Z"
+        )
 
 
 class Command(StoreCommand):
@@ -37,13 +53,15 @@ class Command(StoreCommand):
             "--since", help="changes seen from this date or time on (default: the last crawl)"
         )
 
-    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+    def run_on_store(self, args: list[str], opts: argparse.Namespace) -> None:
         if args:
             fail("changes takes no arguments; use --since DATE")
-        store = self.open_store(opts)
-        since = parse_since(opts.since) if opts.since else store.last_crawl()
-        if since is None:
-            fail(f"{store.path} holds no crawl yet")
+        since = parse_since(opts.since) if opts.since else None
+        with self.open_store(opts) as store:
+            since = since or store.last_crawl()
+            if since is None:
+                fail(f"{store.path} holds no crawl yet")
+            rows = store.changes(since)
         changes = [
             {
                 "change": row["change"],
@@ -53,7 +71,7 @@ class Command(StoreCommand):
                 "tag": row["tag"],
                 "at": row["at"],
             }
-            for row in store.changes(since)
+            for row in rows
         ]
         if opts.json:
             print(json.dumps(changes, indent=2))

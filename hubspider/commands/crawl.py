@@ -12,6 +12,7 @@ from scrapy.utils.job import job_dir
 from hubspider.arguments import ArgumentError
 from hubspider.journal import JournalMismatchError, check_resumable
 from hubspider.losses import LOST_STAT
+from hubspider.preflight import check_settings, check_targets, project_data_dir
 
 if TYPE_CHECKING:
     import argparse
@@ -41,6 +42,12 @@ class Command(ScrapyCrawlCommand):
             spidercls = loader.load(spider_name)
         except KeyError:
             _fail(f"no spider named {spider_name!r}; this project has: {', '.join(loader.list())}")
+        try:
+            # Before Scrapy configures logging (LOG_FILE) or job_dir() below creates JOBDIR.
+            check_settings(self.settings)
+            check_targets(self.settings, project_data_dir())
+        except ArgumentError as error:
+            _fail(str(error))
         check_arguments = getattr(spidercls, "check_arguments", None)
         if check_arguments is None:
             return
@@ -71,6 +78,9 @@ class Command(ScrapyCrawlCommand):
         self.crawler_process.start()
         if self.crawler_process.bootstrap_failed:
             self.exitcode = 1
+        elif crawler.stats.get_value("hubspider/auth/failed"):
+            # Hub refused the credentials, or answered the token request with something else.
+            self.exitcode = EXIT_BAD_ARGUMENT
         elif not _complete(crawler):
             self.exitcode = EXIT_INCOMPLETE
 

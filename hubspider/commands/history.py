@@ -34,12 +34,12 @@ class Command(StoreCommand):
         super().add_options(parser)
         parser.add_argument("--platform", help="only this platform, e.g. linux/amd64")
 
-    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+    def run_on_store(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:
             fail("give one image, e.g. alpine:latest")
         namespace, repository, tag = parse_image(args[0])
-        store = self.open_store(opts)
-        rows = store.image_history(namespace, repository, tag, opts.platform)
+        with self.open_store(opts) as store:
+            rows = store.image_history(namespace, repository, tag, opts.platform)
         if not rows:
             fail(f"no crawl in {store.path} has seen {args[0]}", EXIT_NOT_FOUND)
         entries = [

@@ -27,11 +27,11 @@ class Command(StoreCommand):
     def short_desc(self) -> str:
         return "Tell which official images, tags and platforms a digest is or was"
 
-    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+    def run_on_store(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1 or not (match := DIGEST.match(args[0].strip().lower())):
             fail("give one digest: sha256: and at least 12 of its hex characters")
-        store = self.open_store(opts)
-        matches = describe(store, store.find_digest(f"sha256:{match[1]}"))
+        with self.open_store(opts) as store:
+            matches = describe(store, store.find_digest(f"sha256:{match[1]}"))
         if not matches:
             fail(f"unknown digest {args[0]}: no crawl in {store.path} has seen it", EXIT_NOT_FOUND)
         if opts.json:

@@ -1,9 +1,10 @@
 """Write every digest record into the SQLite store, with when it was first and last seen.
 
 SQLite takes about 20 microseconds a record, most of it with the GIL released, so a
-writer thread applies the pages in order while the crawl goes on. The store may then lag
-behind the export; a resumed crawl puts what earlier runs exported into the store again
-(idempotent), so after a crash it still holds every exported record.
+writer thread applies the pages in order while the crawl goes on. The store may lag behind
+the export: the journal counts a page done only once the writer has committed it, and a
+resumed crawl puts what earlier runs exported into the store again (idempotent), so after a
+crash the store still holds every exported record and every repository read whole.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import NotConfigured
+from scrapy.utils.defer import deferred_from_coro
 
 from hubspider.items import DigestRecords
 from hubspider.journal import CrawlJournal
@@ -27,6 +29,8 @@ if TYPE_CHECKING:
     from typing import Self
 
     from scrapy.crawler import Crawler
+
+    from hubspider.state import PageDone
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +47,7 @@ class _Write:
     tags: list[TagSeen]
     unchanged_rest: bool
     completes: bool
+    page: PageDone | None
 
 
 class StorePipeline:
@@ -56,6 +61,10 @@ class StorePipeline:
         self.writes: queue.Queue[_Write | None] = queue.Queue(maxsize=64)
         self.writer: threading.Thread | None = None
         self.error: BaseException | None = None
+        # Pages the writer has committed, for the journal, which runs in the crawl's thread.
+        self.committed: queue.SimpleQueue[PageDone] = queue.SimpleQueue()
+        self.journal: CrawlJournal | None = None
+        self.error_reported = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -66,7 +75,7 @@ class StorePipeline:
     def open_spider(self) -> None:
         self.store = Store(self.path, check_same_thread=False)
         self.seen_at = crawl_started_at(self.crawler)
-        journal = self.crawler.get_extension(CrawlJournal)
+        journal = self.journal = self.crawler.get_extension(CrawlJournal)
         if journal is not None and journal.resuming:
             self._store_earlier_exports(journal)
         self.writer = threading.Thread(target=self._write_all, name="hubspider-store", daemon=True)
@@ -81,12 +90,37 @@ class StorePipeline:
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, DigestRecords):
             return item
+        self._confirm_committed()
         if self.error is None:
+            if item.page is not None:
+                item.page.waiting.add("store")
             write = _Write(
-                item.namespace, item.repository, item.records, item.tags, item.unchanged_rest, item.completes
+                item.namespace,
+                item.repository,
+                item.records,
+                item.tags,
+                item.unchanged_rest,
+                item.completes,
+                item.page,
             )
             self.writes.put(write)
         return item
+
+    def _confirm_committed(self) -> None:
+        """Tell the journal which pages the store holds; report a failed write when it is seen."""
+        while True:
+            try:
+                page = self.committed.get_nowait()
+            except queue.Empty:
+                break
+            if self.journal is not None:
+                self.journal.confirm(page, "store")
+        if self.error is not None and not self.error_reported:
+            self.error_reported = True
+            reason = f"{type(self.error).__name__}: {self.error}; the crawl stops here"
+            report_loss(self.crawler, "store", str(self.path), reason)
+            assert self.crawler.engine is not None
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason="store_failed"))
 
     def _write_all(self) -> None:
         """Apply the queued pages in order, as many in one transaction as have queued up."""
@@ -106,6 +140,10 @@ class StorePipeline:
                         self._apply(write)
             except Exception as error:
                 self.error = error
+            else:
+                for write in writes:
+                    if write.page is not None:
+                        self.committed.put(write.page)
 
     def _apply(self, write: _Write) -> None:
         assert self.store is not None
@@ -124,8 +162,7 @@ class StorePipeline:
             self.writer.join()
         if self.store is not None:
             self.store.close()
-        if self.error is not None:
-            report_loss(self.crawler, "store", str(self.path), f"{type(self.error).__name__}: {self.error}")
+        self._confirm_committed()
 
 
 def _ignore_invalid(path: Path, number: int, problem: str) -> None:

@@ -14,10 +14,11 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+from urllib.parse import quote
 
 from scrapy import Request, Spider
 from scrapy.spidermiddlewares.httperror import HttpError
+from w3lib.url import add_or_replace_parameter, url_query_parameter
 
 from hubspider.arguments import ArgumentError, CrawlArguments, parse_api_url, same_origin
 from hubspider.auth import credentials_from
@@ -26,7 +27,7 @@ from hubspider.journal import CrawlJournal
 from hubspider.losses import report_loss
 from hubspider.pages import PAGE_META, api_message, page_problem, read_json
 from hubspider.profiles import PROFILES
-from hubspider.state import Baseline, Continuation, PageDone, Walk
+from hubspider.state import Baseline, Continuation, PageDone, Walk, page_key
 from hubspider.store import Store
 
 if TYPE_CHECKING:
@@ -60,6 +61,9 @@ class LibrarySpider(Spider):
         self.anonymous_cap = 0
         self.journal: CrawlJournal | None = None
         self.walks: dict[tuple[str, int], Walk] = {}
+        # The repository listing is a walk too, and the repositories it has named so far.
+        self.listing = Walk()
+        self.listed: set[str] = set()
         self.baselines: dict[str, Baseline] = {}
         # Tags that the anonymous offset cap kept out of reach, by repository.
         self.capped: dict[str, int] = {}
@@ -122,12 +126,17 @@ class LibrarySpider(Spider):
         repositories: list[str] = []
         if self.journal is not None and self.journal.resuming:
             self.walks = self.journal.walks
+            self.listing = self.journal.listing
             yield from self.journal.pending
             repositories = self.journal.repositories
+            self.listed.update(repositories)
+            if self.listing.count:
+                self.crawler.stats.set_value("hubspider/repositories/total", self.listing.count)
         if self.arguments.repositories is not None:
             repositories = list(self.arguments.repositories)
         else:
             url = f"{self.api_url}/v2/repositories/{self.namespace}/?page_size={PAGE_SIZE}"
+            self.listing.asked.add(page_key(url))
             yield Continuation("repositories", url)
         for name in dict.fromkeys(repositories):
             yield self.first_tags_page(name)
@@ -158,7 +167,7 @@ class LibrarySpider(Spider):
         page = self.read_page(response)
         if page is None:
             return
-        then = self.next_link(response, page, continuation)
+        then = self.next_link(response, page, continuation, self.listing)
         yield from map(self.request_for, then)
         names = []
         for repository in page["results"]:
@@ -170,8 +179,15 @@ class LibrarySpider(Spider):
             names.append(name)
             yield self.request_for(self.first_tags_page(name))
         self.crawler.stats.inc_value("hubspider/repositories", len(names))
+        self.listed.update(names)
         if isinstance(page.get("count"), int):
+            self.listing.count = page["count"]
             self.crawler.stats.set_value("hubspider/repositories/total", page["count"])
+        if not then and not self.listing.failed and len(self.listed) < self.listing.count:
+            # The pages ended before the count: trust neither, and say so.
+            listed, count = len(self.listed), self.listing.count
+            reason = f"its pages ended after {listed} of the {count} repositories it counts"
+            report_loss(self.crawler, "listing", response.url, reason, page=response.url)
         if self.journal is not None:
             done = PageDone(continuation, then, len(page["results"]), page.get("count") or 0, names)
             self.journal.record_page(done)
@@ -185,15 +201,15 @@ class LibrarySpider(Spider):
         assert repository is not None
         count = page.get("count") or 0
         if continuation.page == 1:
-            self.walks[(repository, continuation.walk)] = Walk()
+            self.walks[(repository, continuation.walk)] = Walk(
+                asked={page_key(continuation.url), page_key(response.url)}
+            )
             if continuation.walk == 1:
                 self.crawler.stats.inc_value("hubspider/repositories/counted")
                 self.crawler.stats.inc_value("hubspider/tags/total", count)
         walk = self.walks[(repository, continuation.walk)]
         walk.received += len(page["results"])
         walk.count = max(walk.count, count)
-        if page["next"] and not same_origin(page["next"], self.api_url):
-            walk.failed = True  # the link is refused and reported: reading again would not help
         baseline = self.baselines.get(repository) if continuation.walk == 1 else None
         if baseline is not None and not walk.whole:
             then = self.changed_pages(response, page, continuation, walk, baseline)
@@ -227,16 +243,14 @@ class LibrarySpider(Spider):
         walk.new_tags += sum(tag.get("name") not in baseline.tags for tag in tags)
         older = any(str(tag.get("last_updated") or "") < baseline.since for tag in tags)
         if not older and page["next"]:
-            then = self.next_link(response, page, continuation)
-            walk.plan(then)
-            return then
+            return self.next_link(response, page, continuation, walk)
         if len(baseline.tags) + walk.new_tags <= walk.count or not page["next"]:
             self.crawler.stats.inc_value("hubspider/incremental/stopped_early")
             walk.unchanged_rest = True
             return []
         self.crawler.stats.inc_value("hubspider/incremental/whole_walks")
         walk.whole = True
-        numbered = _numbered_pages(page["next"], -(-walk.count // PAGE_SIZE)) or []
+        numbered = _numbered_pages(page["next"], _pages_shown(walk.count, continuation.page)) or []
         then = [
             Continuation("tags", url, continuation.repository, continuation.walk, number)
             for number, url in numbered
@@ -250,15 +264,13 @@ class LibrarySpider(Spider):
     ) -> list[Continuation]:
         """From a first page, every other page at once; from the last, its `next` if tags came."""
         if page["next"] and not same_origin(page["next"], self.api_url):
-            return self.next_link(response, page, continuation)  # refused and reported there
+            return self.next_link(response, page, continuation, walk)  # refused and reported there
         if continuation.page == 1 and page["next"]:
-            last = -(-walk.count // PAGE_SIZE)
+            last = _pages_shown(walk.count, continuation.page)
             if (cap := self.last_reachable_page) is not None and last > cap:
-                self.note_capped(continuation, walk.count - cap * PAGE_SIZE)
+                self.note_capped(continuation, max(walk.count - cap * PAGE_SIZE, 1))
                 last = cap
-            numbered = (
-                _numbered_pages(page["next"], last) if same_origin(page["next"], self.api_url) else None
-            )
+            numbered = _numbered_pages(page["next"], last)
             if numbered is not None:
                 then = [
                     Continuation("tags", url, continuation.repository, continuation.walk, number)
@@ -268,25 +280,28 @@ class LibrarySpider(Spider):
                 return then
         if continuation.page < walk.last_page or continuation.page == self.last_reachable_page:
             return []
-        then = self.next_link(response, page, continuation)
-        walk.plan(then)
-        return then
+        return self.next_link(response, page, continuation, walk)
 
     def next_link(
-        self, response: Response, page: dict[str, Any], continuation: Continuation
+        self, response: Response, page: dict[str, Any], continuation: Continuation, walk: Walk
     ) -> list[Continuation]:
+        """The page after this one, planned in its walk; a link that leaves the API or leads back
+        to a page already asked for is refused, and the walk is then incomplete."""
         next_url = page["next"]
         if not next_url:
             return []
         if not same_origin(next_url, self.api_url):
             reason = f"refused its 'next' link {next_url!r}: it leaves {self.api_url}"
-            report_loss(self.crawler, "page", response.url, reason, page=response.url)
-            return []
-        return [
-            Continuation(
-                continuation.kind, next_url, continuation.repository, continuation.walk, continuation.page + 1
-            )
-        ]
+        elif page_key(next_url) in walk.asked:
+            reason = f"refused its 'next' link {next_url!r}: it leads back to a page already read (a loop)"
+        else:
+            kind, repository, number = continuation.kind, continuation.repository, continuation.walk
+            then = [Continuation(kind, next_url, repository, number, continuation.page + 1)]
+            walk.plan(then)
+            return then
+        walk.failed = True
+        report_loss(self.crawler, "page", response.url, reason, page=response.url)
+        return []
 
     def page_gone(self, continuation: Continuation, *, lost: bool = False) -> list[Continuation]:
         """A page of a walk is in (or lost, or past the end); after the last one, check the count."""
@@ -387,14 +402,14 @@ class LibrarySpider(Spider):
             self.capped[continuation.repository] = max(known, unreachable)
 
 
+def _pages_shown(count: int, page: int) -> int:
+    """How many pages a page with a `next` link says there are: its `count` may say fewer, but
+    the link shows at least one more page, and what the pages show wins."""
+    return max(-(-count // PAGE_SIZE), page + 1)
+
+
 def _numbered_pages(next_url: str, last: int) -> list[tuple[int, str]] | None:
     """Pages 2..last, by the page number in the first page's `next` link; None if it has none."""
-    url = urlsplit(next_url)
-    query = parse_qsl(url.query)
-    if not any(key == "page" for key, _ in query):
+    if url_query_parameter(next_url, "page") is None:
         return None
-    pages = []
-    for number in range(2, last + 1):
-        numbered = [(key, str(number) if key == "page" else value) for key, value in query]
-        pages.append((number, url._replace(query=urlencode(numbered)).geturl()))
-    return pages
+    return [(page, add_or_replace_parameter(next_url, "page", str(page))) for page in range(2, last + 1)]

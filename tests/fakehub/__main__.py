@@ -8,7 +8,17 @@ import sys
 from typing import TYPE_CHECKING
 
 from .data import make_hub
-from .server import CHURN_MODES, FAULT_KINDS, RATE_LIMIT_STYLES, HubServer, churn_repository
+from .server import (
+    CHURN_MODES,
+    FAULT_KINDS,
+    LIES,
+    RATE_LIMIT_STYLES,
+    REDIRECT_STATUSES,
+    TOKEN_ANSWERS,
+    HubServer,
+    Redirect,
+    churn_repository,
+)
 
 if TYPE_CHECKING:
     from .data import Hub
@@ -44,6 +54,11 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     limits.add_argument("--rate-limit", type=int, metavar="N", help="requests per window (default: none)")
     limits.add_argument("--rate-window", type=float, default=60.0, metavar="S", help="window in seconds")
     limits.add_argument("--rate-limit-style", choices=RATE_LIMIT_STYLES, default="x-retry-after")
+    limits.add_argument(
+        "--reset-ahead", type=float, metavar="S", help="announce X-RateLimit-Reset S seconds ahead"
+    )
+    limits.add_argument("--retry-after", type=int, metavar="S", help="429s say Retry-After: S")
+    limits.add_argument("--overload", type=int, default=0, metavar="N", help="answer the first N 429")
     faults = parser.add_argument_group("faults")
     faults.add_argument("--fault-rate", type=float, default=0.0, help="share of GETs that meet a fault")
     faults.add_argument(
@@ -66,8 +81,27 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="N",
         help="403 for anonymous tag pages at this offset or deeper (0 disables)",
     )
+    auth.add_argument(
+        "--token-answer", choices=TOKEN_ANSWERS, default="token", help="what a good sign-in is answered"
+    )
     parser.add_argument("--churn", choices=CHURN_MODES, help="push or delete a tag after a listing's page 1")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--lie", choices=LIES, action="append", default=[], help="make every listing lie this way (repeatable)"
+    )
+    redirects = parser.add_argument_group("redirects")
+    redirects.add_argument(
+        "--redirect-pattern", metavar="REGEX", help="redirect requests whose path and query match"
+    )
+    redirects.add_argument(
+        "--redirect-to",
+        metavar="LOCATION",
+        help=r"the Location, expanded with the match: http://127.0.0.1:8081\g<0> (default: none)",
+    )
+    redirects.add_argument("--redirect-status", type=int, choices=REDIRECT_STATUSES, default=302)
+    args = parser.parse_args(argv)
+    if (args.redirect_pattern is None) != (args.redirect_to is None):
+        parser.error("--redirect-pattern and --redirect-to go together")
+    return args
 
 
 def make_server(args: argparse.Namespace, hub: Hub) -> HubServer:
@@ -78,6 +112,9 @@ def make_server(args: argparse.Namespace, hub: Hub) -> HubServer:
         rate_limit=args.rate_limit,
         rate_window=args.rate_window,
         rate_limit_style=args.rate_limit_style,
+        reset_ahead=args.reset_ahead,
+        retry_after=args.retry_after,
+        overload=args.overload,
         fault_rate=args.fault_rate,
         faults=args.faults,
         fault_seed=args.fault_seed,
@@ -86,6 +123,13 @@ def make_server(args: argparse.Namespace, hub: Hub) -> HubServer:
         token_ttl=args.token_ttl,
         anonymous_offset_cap=args.anonymous_offset_cap or None,
         churn=args.churn,
+        lies=tuple(args.lie),
+        redirect=(
+            Redirect(args.redirect_pattern, args.redirect_to, args.redirect_status)
+            if args.redirect_pattern is not None
+            else None
+        ),
+        token_answer=args.token_answer,
     )
 
 

@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -66,7 +67,14 @@ INVALID_TOKEN_ERROR = {"detail": "Token is expired or invalid"}
 BAD_CREDENTIALS_ERROR = {"detail": "Incorrect authentication credentials"}
 NOT_FOUND_ERROR = {"message": "httperror 404: object not found", "errinfo": {}}
 
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+# What POST /v2/auth/token answers: a token as Hub does, or a 200 that is not one.
+TOKEN_ANSWERS = ("token", "html", "no-token")
+NO_TOKEN_BODY = {"detail": "signed in", "user": "someone"}
+
 CHURN_MODES = ("add", "remove")
+# A listing that lies: `count` at most one page, or more than it has, or `next` going round.
+LIES = ("count-low", "count-high", "loop")
 CHURN_TAG_NAME = "pushed-during-crawl"
 CHURN_REMOVE_POSITION = 10
 
@@ -74,7 +82,15 @@ CHURN_REMOVE_POSITION = 10
 class RateLimiter:
     """Hub's fixed-window request limit; `now` is passed in so that tests need not sleep."""
 
-    def __init__(self, limit: int, window: float = 60.0, style: str = "x-retry-after") -> None:
+    def __init__(
+        self,
+        limit: int,
+        window: float = 60.0,
+        style: str = "x-retry-after",
+        *,
+        reset_ahead: float | None = None,
+        retry_after: int | None = None,
+    ) -> None:
         if limit < 1 or window <= 0:
             raise ValueError("rate limit and window must be positive")
         if style not in RATE_LIMIT_STYLES:
@@ -82,6 +98,10 @@ class RateLimiter:
         self.limit = limit
         self.window = window
         self.style = style
+        # Hub's answers as seen on a bad day: a reset announced far ahead (Remaining 0 until
+        # tomorrow), or a 429 whose Retry-After names its own time, whatever the window.
+        self.reset_ahead = reset_ahead
+        self.retry_after = retry_after
         self._start: float | None = None
         self._used = 0
         self._lock = threading.Lock()
@@ -101,14 +121,17 @@ class RateLimiter:
             remaining = self.limit - self._used
         if not allowed and self.style == "bare":
             return False, {}
+        announced_reset = end if self.reset_ahead is None else now + self.reset_ahead
         headers = {
             "X-RateLimit-Limit": str(self.limit),
             "X-RateLimit-Remaining": str(remaining),
-            "X-RateLimit-Reset": self.format_time(end),
+            "X-RateLimit-Reset": self.format_time(announced_reset),
         }
         if allowed:
             return True, headers
-        if self.style == "x-retry-after":
+        if self.retry_after is not None:
+            headers["Retry-After"] = str(self.retry_after)
+        elif self.style == "x-retry-after":
             headers["X-Retry-After"] = self.format_time(end)
         elif self.style == "retry-after-seconds":
             headers["Retry-After"] = str(max(1, math.ceil(end - now)))
@@ -145,6 +168,26 @@ class FaultInjector:
             if self._random.random() >= self.rate:
                 return None
             return self._random.choice(self.kinds)
+
+
+@dataclass(frozen=True, slots=True)
+class Redirect:
+    """Answer a request whose path (with its query) matches `pattern` with `status` and a
+    Location of `location` expanded with the match (`\\g<0>` is the whole path), as a
+    proxy or a moved API would: to another host, or within the origin."""
+
+    pattern: str
+    location: str
+    status: int = 302
+
+    def __post_init__(self) -> None:
+        if self.status not in REDIRECT_STATUSES:
+            raise ValueError(f"redirect status must be one of {', '.join(map(str, REDIRECT_STATUSES))}")
+        re.compile(self.pattern)
+
+    def location_for(self, path: str) -> str | None:
+        match = re.search(self.pattern, path)
+        return match.expand(self.location) if match else None
 
 
 class TokenStore:
@@ -190,6 +233,9 @@ class HubRequestHandler(BaseHTTPRequestHandler):
     def begin(self) -> None:
         """Per-request state: a handler serves every request of its keep-alive connection."""
         self.server.count_request(self.path)
+        if "Authorization" in self.headers:
+            # So that a test can tell whether a bearer token reached a host it must not.
+            self.server.count("received/authorization")
         self.extra_headers: dict[str, str] = {}
         self.truncate = False
         if self.server.latency:
@@ -202,6 +248,8 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             self.send_body(200, json.dumps(self.server.stats_snapshot()).encode())
             return
         self.begin()
+        if self.redirected():
+            return
         if not self.admit():
             return
         fault = self.server.fault_injector.pick()
@@ -226,6 +274,10 @@ class HubRequestHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self.begin()
         body = self.read_body()
+        if body:
+            self.server.record_post(body)
+        if self.redirected():
+            return
         if not self.admit():
             return
         path = urlsplit(self.path).path.rstrip("/")
@@ -239,8 +291,25 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         except _HttpError as error:
             self.send_json(error.status, error.body)
 
+    def redirected(self) -> bool:
+        """Answer with the configured redirect; False when this request is not redirected."""
+        redirect = self.server.redirect
+        location = redirect.location_for(self.path) if redirect is not None else None
+        if redirect is None or location is None:
+            return False
+        self.server.count("redirected")
+        self.extra_headers = {"Location": location}
+        self.send_json(redirect.status, {"message": f"moved to {location}"})
+        return True
+
     def admit(self) -> bool:
         """Apply the rate limit; False when this request was answered 429."""
+        if self.server.take_overload():
+            self.server.count("429")
+            if self.server.retry_after is not None:
+                self.extra_headers = {"Retry-After": str(self.server.retry_after)}
+            self.send_body(429, RATE_LIMITED_BODY)
+            return False
         limiter = self.server.rate_limiter
         if limiter is None:
             return True
@@ -318,7 +387,12 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             self.server.count("auth/login_failed")
             raise _HttpError(401, BAD_CREDENTIALS_ERROR)
         self.server.count("auth/tokens_issued")
-        self.send_json(200, {token_key: token})
+        if self.server.token_answer == "html":
+            self.send_body(200, HTML_ERROR_PAGE, "text/html; charset=utf-8")
+        elif self.server.token_answer == "no-token":
+            self.send_json(200, NO_TOKEN_BODY)
+        else:
+            self.send_json(200, {token_key: token})
 
     def send_repositories(self, namespace: str, path: str, query: dict[str, str]) -> None:
         repositories = self.server.hub.namespaces.get(namespace)
@@ -374,9 +448,13 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             ).encode()
 
         next_link = link(page + 1) if end < len(items) else b"null"
+        last_page = max(-(-len(items) // page_size), 1)
+        if "loop" in self.server.lies and page == max(last_page - 1, 1):
+            # A listing that goes round: the page before the last links back to the first.
+            next_link = link(1)
         previous_link = link(page - 1) if page > 1 else b"null"
         return b'{"count":%d,"next":%s,"previous":%s,"results":[%s]}' % (
-            len(items),
+            self.server.told_count(len(items)),
             next_link,
             previous_link,
             b",".join(items[start:end]),
@@ -431,6 +509,9 @@ class HubServer(ThreadingHTTPServer):
         rate_limit: int | None = None,
         rate_window: float = 60.0,
         rate_limit_style: str = "x-retry-after",
+        reset_ahead: float | None = None,
+        retry_after: int | None = None,
+        overload: int = 0,
         fault_rate: float = 0.0,
         faults: tuple[str, ...] = FAULT_KINDS,
         fault_seed: int = 0,
@@ -439,13 +520,28 @@ class HubServer(ThreadingHTTPServer):
         token_ttl: float = 600.0,
         anonymous_offset_cap: int | None = 1000,
         churn: str | None = None,
+        lies: tuple[str, ...] = (),
+        redirect: Redirect | None = None,
+        token_answer: str = "token",
     ) -> None:
+        if unknown_lies := set(lies) - set(LIES):
+            raise ValueError(f"unknown lies: {', '.join(sorted(unknown_lies))}")
         if churn is not None and churn not in CHURN_MODES:
             raise ValueError(f"churn must be one of {', '.join(CHURN_MODES)}")
+        if token_answer not in TOKEN_ANSWERS:
+            raise ValueError(f"token answer must be one of {', '.join(TOKEN_ANSWERS)}")
         # Checked before binding, so that a bad argument leaves no open socket behind.
         self.rate_limiter = (
-            RateLimiter(rate_limit, rate_window, rate_limit_style) if rate_limit is not None else None
+            RateLimiter(
+                rate_limit, rate_window, rate_limit_style, reset_ahead=reset_ahead, retry_after=retry_after
+            )
+            if rate_limit is not None
+            else None
         )
+        # The first `overload` requests are answered 429 (with Retry-After: retry_after, if
+        # given), as Hub's front end does under load, whatever the rate limit says.
+        self.overload = overload
+        self.retry_after = retry_after
         self.fault_injector = FaultInjector(fault_rate, faults, fault_seed)
         super().__init__(("127.0.0.1", port), HubRequestHandler)
         self.hub = hub
@@ -454,6 +550,11 @@ class HubServer(ThreadingHTTPServer):
         self.tokens = TokenStore(users, token_ttl)
         self.anonymous_offset_cap = anonymous_offset_cap
         self.churn = churn
+        self.lies = frozenset(lies)
+        self.redirect = redirect
+        self.token_answer = token_answer
+        # Request bodies as received: a test checks that no secret reached a host it must not.
+        self.posted: list[bytes] = []
         self.requests: Counter[str] = Counter()
         self.stats: Counter[str] = Counter()
         self._churned: set[tuple[str, str]] = set()
@@ -483,6 +584,26 @@ class HubServer(ThreadingHTTPServer):
     def count(self, key: str) -> None:
         with self._lock:
             self.stats[key] += 1
+
+    def take_overload(self) -> bool:
+        """Whether this request is one of the first `overload`, to be answered 429."""
+        with self._lock:
+            if self.overload <= 0:
+                return False
+            self.overload -= 1
+            return True
+
+    def record_post(self, body: bytes) -> None:
+        with self._lock:
+            self.posted.append(body)
+
+    def told_count(self, count: int) -> int:
+        """The `count` a listing page says, which a lying listing gets wrong."""
+        if "count-low" in self.lies:
+            return min(count, MAX_PAGE_SIZE)
+        if "count-high" in self.lies:
+            return count + 150
+        return count
 
     def churn_once(self, repository: Repository) -> None:
         """Push or delete a tag of a multi-page repository, once, as happens during a real crawl."""
