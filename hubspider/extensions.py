@@ -42,8 +42,9 @@ class CrawlReport:
     def item_error(self, item: Any, response: Response | None, failure: Failure) -> None:
         report_loss(self.crawler, "item", repr(item), f"pipeline error: {failure.getErrorMessage()}")
 
-    def spider_error(self, failure: Failure, response: Response, spider: Spider) -> None:
-        report_loss(self.crawler, "page", response.url, f"spider error: {failure.getErrorMessage()}")
+    def spider_error(self, failure: Failure, response: Response | None, spider: Spider) -> None:
+        what = response.url if response is not None else f"spider {spider.name}"
+        report_loss(self.crawler, "page", what, f"spider error: {failure.getErrorMessage()}")
 
     def data_lost(self, kind: str, what: str, reason: str, **_: Any) -> None:
         self.losses.append((kind, what, reason))
@@ -64,13 +65,13 @@ class CrawlReport:
         )
         self._report_capped()
         if self.losses:
-            lines = "\n".join(f"  {kind} {what}: {why}" for kind, what, why in self.losses)
+            lines = "\n".join(summarize_losses(self.losses))
             logger.error(
                 "The crawl lost data (%d losses); the export is incomplete:\n%s",
                 stats.get_value(LOST_STAT, 0),
                 lines,
             )
-        if reason != "finished":
+        if reason != "finished" and not stats.get_value("hubspider/auth/failed"):
             resume = " run the same command again to resume it" if self.crawler.settings.get("JOBDIR") else ""
             logger.error("The crawl did not finish (%s); the export is incomplete;%s", reason, resume)
 
@@ -92,3 +93,17 @@ class CrawlReport:
             listed,
             more,
         )
+
+
+def summarize_losses(losses: list[tuple[str, str, str]]) -> list[str]:
+    """One line per loss, but losses of one kind and cause (a host that does not answer) in one."""
+    by_cause: dict[tuple[str, str], list[str]] = {}
+    for kind, what, why in losses:
+        by_cause.setdefault((kind, why), []).append(what)
+    lines = []
+    for (kind, why), whats in by_cause.items():
+        if len(whats) == 1:
+            lines.append(f"  {kind} {whats[0]}: {why}")
+        else:
+            lines.append(f"  {kind} (x{len(whats)}) {', '.join(whats)}: {why}")
+    return lines

@@ -61,8 +61,9 @@ def read_journal(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
-def check_resumable(jobdir: str, arguments: dict[str, Any], overwritten_feeds: list[str]) -> None:
-    """Refuse a resume that would mix two crawls or erase exported records (-O)."""
+def check_resumable(jobdir: str, arguments: dict[str, Any], feeds: dict[str, dict[str, Any]]) -> None:
+    """Refuse a resume that would mix two crawls, erase exported records (-O) or append to a
+    file that cannot take more (JSON, XML); `feeds` is the FEEDS setting."""
     entries = read_journal(journal_path(jobdir))
     runs = [entry["run"] for entry in entries if "run" in entry]
     if not runs:
@@ -72,12 +73,20 @@ def check_resumable(jobdir: str, arguments: dict[str, Any], overwritten_feeds: l
             f"JOBDIR {jobdir} holds another crawl ({_describe(runs[0]['arguments'])}); "
             f"this one is {_describe(arguments)}: use a new JOBDIR"
         )
-    earlier = {feed["path"] for run in runs for feed in run["feeds"]}
-    for feed in overwritten_feeds:
-        if local_path(feed) in earlier:
+    earlier = {feed["path"]: feed["format"] for run in runs for feed in run["feeds"]}
+    for feed, options in feeds.items():
+        if (earlier_format := earlier.get(local_path(feed) or "")) is None:
+            continue
+        if options.get("overwrite"):
             raise JournalMismatchError(
                 f"JOBDIR {jobdir} holds a crawl in progress whose records are in {feed}: "
                 f"resume with -o {feed} (append); -O would erase them"
+            )
+        if earlier_format not in REPAIRABLE_FORMATS:
+            raise JournalMismatchError(
+                f"JOBDIR {jobdir} holds a crawl in progress whose records are in {feed}: "
+                f"a {earlier_format.upper()} file cannot be appended to; start again with a new JOBDIR "
+                "(JSON Lines and CSV feeds resume)"
             )
 
 
@@ -121,6 +130,7 @@ class CrawlJournal:
             elif "lost" in entry:
                 self.earlier_losses.append(entry["lost"])
         self.pending = [c for key, c in planned.items() if key not in self.done]
+        ended: set[str] = set()
         for key, walk in list(self.walks.items()):
             # Pages are journaled as they are done, not in the order they were planned.
             walk.pending.difference_update(
@@ -128,6 +138,11 @@ class CrawlJournal:
             )
             if not walk.pending:
                 del self.walks[key]
+                ended.add(key[0])
+        still_read = {repository for repository, _ in self.walks}
+        still_read.update(c.repository for c in self.pending if c.repository is not None)
+        # Repositories the earlier runs read to the end, for the progress totals.
+        self.finished_repositories = len(ended - still_read)
         self.resuming = bool(self.runs)
         self.earlier_keys: set[bytes] = set()
         if self.resuming:

@@ -12,7 +12,7 @@ from w3lib.url import safe_url_string
 
 from hubspider.arguments import parse_api_url, same_origin
 from hubspider.losses import report_loss
-from hubspider.pages import PAGE_META, page_problem
+from hubspider.pages import NOT_JSON, PAGE_META, page_problem
 
 if TYPE_CHECKING:
     from typing import Self
@@ -23,9 +23,10 @@ if TYPE_CHECKING:
 
 
 class MalformedPageRetryMiddleware:
-    """Retry a 200 whose body is not a page: Hub sometimes answers with HTML or cut-off JSON.
+    """Retry a 200 whose body is not JSON: Hub sometimes answers with HTML or cut-off JSON.
 
-    A page that is still malformed after the retries reaches the spider, which reports it lost.
+    JSON of the wrong shape would come again as it is: it goes to the spider at once, which
+    refuses the page as lost, as does a body still malformed after the retries.
     """
 
     def __init__(self, crawler: Crawler) -> None:
@@ -39,7 +40,7 @@ class MalformedPageRetryMiddleware:
         if response.status != 200 or not request.meta.get(PAGE_META):
             return response
         problem = page_problem(response)
-        if problem is None:
+        if problem is None or not problem.startswith(NOT_JSON):
             return response
         retry = get_retry_request(
             request, spider=self.crawler.spider, reason=f"malformed page: {problem.split(' (')[0]}"

@@ -14,6 +14,9 @@ if TYPE_CHECKING:
 PAGE_META = "hubspider_page"
 
 
+#: How `page_problem` begins when the body is no JSON at all: the one problem worth a retry.
+NOT_JSON = "body is not JSON"
+
 _parsed: WeakKeyDictionary[Response, Any] = WeakKeyDictionary()
 
 
@@ -32,7 +35,7 @@ def page_problem(response: Response) -> str | None:
         page = read_json(response)
     except ValueError as error:
         content_type = response.headers.get("Content-Type", b"").decode("latin-1") or "no Content-Type"
-        return f"body is not JSON ({content_type}, {len(response.body)} bytes: {error})"
+        return f"{NOT_JSON} ({content_type}, {len(response.body)} bytes: {error})"
     if not isinstance(page, dict):
         return f"expected a JSON object, got {type(page).__name__}"
     if not isinstance(page.get("results"), list):

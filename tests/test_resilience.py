@@ -189,7 +189,7 @@ def test_wrong_credentials_stop_before_any_crawling(tmp_path):
             server.url, tmp_path, env={"DOCKERHUB_USERNAME": USER, "DOCKERHUB_TOKEN": "wrong-token"}
         )
         paths = set(server.requests)
-    assert result.returncode != 0
+    assert result.returncode == 2
     assert paths == {"/v2/auth/token"}
     errors = [line for line in result.stderr.splitlines() if "Sign-in" in line]
     assert len(errors) == 1

@@ -10,9 +10,11 @@ from scrapy.spiderloader import get_spider_loader
 from scrapy.utils.job import job_dir
 
 from hubspider.arguments import ArgumentError
+from hubspider.extensions import CrawlReport
 from hubspider.journal import JournalMismatchError, check_resumable
 from hubspider.losses import LOST_STAT
 from hubspider.preflight import check_settings, check_targets, project_data_dir
+from hubspider.store import Store, StoreError
 
 if TYPE_CHECKING:
     import argparse
@@ -57,16 +59,18 @@ class Command(ScrapyCrawlCommand):
             _fail(str(error))
         if jobdir := job_dir(self.settings):
             try:
-                check_resumable(
-                    jobdir, spidercls.resume_key(self.settings, arguments), self._overwritten_feeds()
-                )
+                resume_key = spidercls.resume_key(self.settings, arguments)
+                check_resumable(jobdir, resume_key, self.settings.getdict("FEEDS"))
             except JournalMismatchError as error:
                 _fail(str(error))
-
-    def _overwritten_feeds(self) -> list[str]:
-        assert self.settings is not None
-        feeds = self.settings.getdict("FEEDS")
-        return [uri for uri, options in feeds.items() if options.get("overwrite")]
+        if self.settings.getbool("HUB_STORE_ENABLED"):
+            # Opened once here, so that a store that is garbage or held by another process is
+            # one line now rather than a failed crawl later.
+            try:
+                with Store(self.settings.get("HUB_STORE_PATH")):
+                    pass
+            except StoreError as error:
+                _fail(str(error))
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:
@@ -83,6 +87,8 @@ class Command(ScrapyCrawlCommand):
             self.exitcode = EXIT_BAD_ARGUMENT
         elif not _complete(crawler):
             self.exitcode = EXIT_INCOMPLETE
+            # The last line, whatever the log above it holds: what happened, in one line.
+            print(f"Error: {_verdict(crawler)}", file=sys.stderr)
 
 
 def _fail(message: str) -> NoReturn:
@@ -93,3 +99,16 @@ def _fail(message: str) -> NoReturn:
 def _complete(crawler: Crawler) -> bool:
     stats = crawler.stats
     return stats.get_value(LOST_STAT, 0) == 0 and stats.get_value("finish_reason") == "finished"
+
+
+def _verdict(crawler: Crawler) -> str:
+    report = crawler.get_extension(CrawlReport)
+    losses = report.losses if report is not None else []
+    if not losses:
+        reason = crawler.stats.get_value("finish_reason")
+        return f"the crawl did not finish ({reason}); the export is incomplete"
+    kind, what, why = losses[0]
+    if not crawler.stats.get_value("downloader/response_count"):
+        return f"no answer from {crawler.settings.get('HUB_API_URL')}: {why}"
+    first = f"the first: {kind} {what}: {why}"
+    return f"the crawl lost data ({len(losses)} losses, {first}); the export is incomplete"

@@ -23,7 +23,7 @@ from hubspider.items import DigestRecords
 from hubspider.journal import CrawlJournal
 from hubspider.losses import report_loss
 from hubspider.pipelines.explode import crawl_started_at
-from hubspider.store import Store, TagSeen
+from hubspider.store import Store, StoreError, TagSeen
 
 if TYPE_CHECKING:
     from typing import Self
@@ -73,7 +73,13 @@ class StorePipeline:
         return cls(crawler, crawler.settings.get("HUB_STORE_PATH"))
 
     def open_spider(self) -> None:
-        self.store = Store(self.path, check_same_thread=False)
+        try:
+            self.store = Store(self.path, check_same_thread=False)
+        except StoreError as error:
+            # The crawl checked the store before it started: something changed it since.
+            self.error = error
+            self._confirm_committed()
+            return
         self.seen_at = crawl_started_at(self.crawler)
         journal = self.journal = self.crawler.get_extension(CrawlJournal)
         if journal is not None and journal.resuming:
@@ -117,7 +123,9 @@ class StorePipeline:
                 self.journal.confirm(page, "store")
         if self.error is not None and not self.error_reported:
             self.error_reported = True
-            reason = f"{type(self.error).__name__}: {self.error}; the crawl stops here"
+            error = self.error
+            what = str(error) if isinstance(error, StoreError) else f"{type(error).__name__}: {error}"
+            reason = f"{what}; the crawl stops here"
             report_loss(self.crawler, "store", str(self.path), reason)
             assert self.crawler.engine is not None
             deferred_from_coro(self.crawler.engine.close_spider_async(reason="store_failed"))

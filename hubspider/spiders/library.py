@@ -28,7 +28,7 @@ from hubspider.losses import report_loss
 from hubspider.pages import PAGE_META, api_message, page_problem, read_json
 from hubspider.profiles import PROFILES
 from hubspider.state import Baseline, Continuation, PageDone, Walk, page_key
-from hubspider.store import Store
+from hubspider.store import Store, StoreError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -114,11 +114,12 @@ class LibrarySpider(Spider):
         if not settings.getbool("HUB_STORE_ENABLED"):
             logger.warning("since=auto needs the store (HUB_STORE_ENABLED): crawling everything")
             return {}
-        store = Store(settings.get("HUB_STORE_PATH"))
         try:
-            baselines = store.baselines(self.namespace)
-        finally:
-            store.close()
+            with Store(settings.get("HUB_STORE_PATH"), read_only=True) as store:
+                baselines = store.baselines(self.namespace)
+        except StoreError as error:
+            logger.warning("since=auto: %s: crawling everything", error)
+            return {}
         logger.info("Incremental refresh: %d repositories known complete in the store", len(baselines))
         return baselines
 
@@ -132,6 +133,7 @@ class LibrarySpider(Spider):
             self.listed.update(repositories)
             if self.listing.count:
                 self.crawler.stats.set_value("hubspider/repositories/total", self.listing.count)
+            self.crawler.stats.set_value("hubspider/repositories/done", self.journal.finished_repositories)
         if self.arguments.repositories is not None:
             repositories = list(self.arguments.repositories)
         else:
@@ -378,7 +380,8 @@ class LibrarySpider(Spider):
                 reason += f" ({message})"
         else:
             reason = f"{failure.type.__name__}: {failure.getErrorMessage()}"
-        report_loss(self.crawler, "page", request.url, reason)
+        # The page asked for, not where a redirect led.
+        report_loss(self.crawler, "page", request.meta.get("redirect_urls", [request.url])[0], reason)
         yield from map(self.request_for, self.page_gone(continuation, lost=True))
 
     def past_the_end(self, response: Response, continuation: Continuation) -> bool:

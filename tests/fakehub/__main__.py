@@ -15,6 +15,7 @@ from .server import (
     RATE_LIMIT_STYLES,
     REDIRECT_STATUSES,
     TOKEN_ANSWERS,
+    WRONG_SHAPE_FAULT,
     HubServer,
     Redirect,
     churn_repository,
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
 def _fault_kinds(text: str) -> tuple[str, ...]:
     kinds = tuple(kind.strip() for kind in text.split(",") if kind.strip())
-    if unknown := set(kinds) - set(FAULT_KINDS):
+    if unknown := set(kinds) - {*FAULT_KINDS, WRONG_SHAPE_FAULT}:
         raise argparse.ArgumentTypeError(f"unknown faults: {', '.join(sorted(unknown))}")
     return kinds
 
@@ -65,7 +66,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "--faults",
         type=_fault_kinds,
         default=FAULT_KINDS,
-        help=f"comma separated, of {','.join(FAULT_KINDS)}",
+        help=f"comma separated, of {','.join((*FAULT_KINDS, WRONG_SHAPE_FAULT))}",
     )
     faults.add_argument("--fault-seed", type=int, default=0)
     faults.add_argument("--slow-seconds", type=float, default=3.0, help="delay of the 'slow' fault")
@@ -86,7 +87,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--churn", choices=CHURN_MODES, help="push or delete a tag after a listing's page 1")
     parser.add_argument(
-        "--lie", choices=LIES, action="append", default=[], help="make every listing lie this way (repeatable)"
+        "--lie", choices=LIES, action="append", default=[], help="make listings lie this way (repeatable)"
     )
     redirects = parser.add_argument_group("redirects")
     redirects.add_argument(

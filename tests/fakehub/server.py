@@ -49,6 +49,10 @@ RATE_LIMITED_BODY = b'{"detail":"Rate limit exceeded","error":false}'
 BARE_RATE_LIMITED_BODY = b"Too Many Requests (HAP429)"
 
 FAULT_KINDS = ("500", "502", "504", "reset", "slow", "html", "truncated")
+# Not among the defaults: a page of the wrong shape is refused, not retried, so a crawl that
+# meets it loses that page.
+WRONG_SHAPE_FAULT = "shape"
+WRONG_SHAPE_BODY = {"detail": "object not found"}
 FAULT_MESSAGES = {
     "500": "httperror 500: internal server error",
     "502": "httperror 502: bad gateway",
@@ -151,7 +155,7 @@ class FaultInjector:
     def __init__(self, rate: float = 0.0, kinds: tuple[str, ...] = FAULT_KINDS, seed: int = 0) -> None:
         if not 0.0 <= rate <= 1.0:
             raise ValueError("fault rate must be between 0 and 1")
-        if unknown := set(kinds) - set(FAULT_KINDS):
+        if unknown := set(kinds) - {*FAULT_KINDS, WRONG_SHAPE_FAULT}:
             raise ValueError(f"unknown faults: {', '.join(sorted(unknown))}")
         if rate and not kinds:
             raise ValueError("a fault rate needs at least one fault kind")
@@ -329,6 +333,8 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             self.send_json(int(fault), {"message": FAULT_MESSAGES[fault]})
         elif fault == "html":
             self.send_body(200, HTML_ERROR_PAGE, "text/html; charset=utf-8")
+        elif fault == WRONG_SHAPE_FAULT:
+            self.send_json(200, WRONG_SHAPE_BODY)
         elif fault == "reset":
             self.reset_connection()
         elif fault == "slow":

@@ -1,0 +1,73 @@
+"""Smaller hardening cases: feeds that cannot resume, pages of the wrong shape, a store that
+is garbage, progress after a resume."""
+
+from __future__ import annotations
+
+import re
+
+from tests.conftest import run_crawl
+from tests.fakehub import HubServer, make_hub
+from tests.test_resume import interrupt, job_arguments, resume, slow_hub  # noqa: F401
+
+EXIT_BAD_ARGUMENT = 2
+EXIT_INCOMPLETE = 3
+
+
+def stat(result, name: str) -> int:
+    match = re.search(rf"'{re.escape(name)}': (\d+)", result.stderr)
+    return int(match.group(1)) if match else 0
+
+
+def test_resuming_into_a_json_feed_is_refused_in_one_line(slow_hub, tmp_path):  # noqa: F811
+    _, server = slow_hub
+    returncode, _ = interrupt(server, tmp_path, 10, output="digests.json")
+    assert returncode != 0
+    before = (tmp_path / "digests.json").read_bytes()
+    result = resume(server, tmp_path, output="digests.json", append=True)
+    assert result.returncode == EXIT_BAD_ARGUMENT
+    assert result.stderr.strip().splitlines() == [
+        f"Error: JOBDIR {tmp_path / 'job'} holds a crawl in progress whose records are in digests.json: "
+        "a JSON file cannot be appended to; start again with a new JOBDIR (JSON Lines and CSV feeds resume)"
+    ]
+    assert (tmp_path / "digests.json").read_bytes() == before
+
+
+def test_a_json_feed_of_another_name_resumes(slow_hub, tmp_path):  # noqa: F811
+    _, server = slow_hub
+    returncode, _ = interrupt(server, tmp_path, 10, output="first.json")
+    assert returncode != 0
+    result = resume(server, tmp_path, output="second.jsonl", append=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_progress_after_a_resume_counts_the_repositories_of_the_listing(slow_hub, tmp_path):  # noqa: F811
+    _, server = slow_hub
+    returncode, _ = interrupt(server, tmp_path, 10)
+    assert returncode != 0
+    result = resume(server, tmp_path, append=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Crawl finished in" in result.stderr
+    assert ": 12/12 repositories" in result.stderr
+
+
+def test_a_page_of_the_wrong_shape_is_refused_at_once_not_retried(tmp_path):
+    with HubServer(make_hub(), fault_rate=1.0, faults=("shape",)) as server:
+        result = run_crawl(server.url, tmp_path, "-a", "repos=rust")
+        assert server.stats["requests"] == 1
+    assert result.returncode == EXIT_INCOMPLETE
+    assert "'results' is missing or not a list" in result.stderr
+    assert stat(result, "retry/count") == 0
+
+
+def test_a_store_that_is_garbage_stops_the_crawl_before_it_starts(tmp_path):
+    store = tmp_path / "output" / "hubspider.sqlite3"
+    store.parent.mkdir()
+    store.write_bytes(b"not a database, but a file that someone put here\n" * 100)
+    with HubServer(make_hub()) as server:
+        result = run_crawl(server.url, tmp_path, "-a", "repos=alpine")
+        assert server.stats["requests"] == 0
+    assert result.returncode == EXIT_BAD_ARGUMENT
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("Error: ")
+    assert "hubspider.sqlite3" in line
+    assert not result.output.exists()
