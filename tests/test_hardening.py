@@ -4,7 +4,9 @@ is garbage, progress after a resume."""
 from __future__ import annotations
 
 import re
+import socket
 
+from hubspider.extensions import summarize_losses
 from tests.conftest import run_crawl
 from tests.fakehub import HubServer, make_hub
 from tests.test_resume import interrupt, job_arguments, resume, slow_hub  # noqa: F401
@@ -71,3 +73,20 @@ def test_a_store_that_is_garbage_stops_the_crawl_before_it_starts(tmp_path):
     assert line.startswith("Error: ")
     assert "hubspider.sqlite3" in line
     assert not result.output.exists()
+
+
+def test_a_host_that_does_not_answer_ends_in_one_closing_line(tmp_path):
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    api_url = f"http://127.0.0.1:{port}"
+    result = run_crawl(api_url, tmp_path, "-a", "repos=alpine,nginx", "-s", "RETRY_TIMES=1")
+    assert result.returncode == EXIT_INCOMPLETE
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"Error: no answer from http://127.0.0.1:{port}: ")
+    assert "Connection was refused" in last
+
+
+def test_losses_of_one_cause_are_summed_up_in_one_line_that_names_each():
+    losses = [("page", "a", "refused"), ("page", "b", "refused"), ("tag", "c", "invalid")]
+    assert summarize_losses(losses) == ["  page (x2) a, b: refused", "  tag c: invalid"]
