@@ -200,7 +200,7 @@ def test_ctrl_c_ends_a_long_wait_at_once_and_the_crawl_resumes(tmp_path):
     with HubServer(hub, overload=10_000, retry_after=DAY) as server:
         process = crawl_process(server.url, tmp_path, "-a", f"repos={repositories}", *job, append=True)
         lines = stderr_lines(process)
-        wait_for_line(lines, "holding every request", process)
+        wait_for_line(lines, "Rate limited by Hub", process)
         # The held requests are back in the middleware, asleep for a day.
         time.sleep(0.5)
         process.send_signal(signal.SIGINT)
