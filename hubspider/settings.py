@@ -42,7 +42,8 @@ AUTOTHROTTLE_ENABLED = False
 
 # Pace by Hub's X-RateLimit-* headers and wait out 429s (hubspider/ratelimit.py).
 HUB_RATELIMIT_ENABLED = True
-# A request rate limited for longer than this in total is given up (and counted lost).
+# Seconds the whole crawl may be held by the rate limit (429s and empty windows together); a
+# hold past that is not waited: the requests it holds are lost and the crawl stops.
 HUB_RATELIMIT_MAX_WAIT = 900
 # Retries (and bare 429s) wait HUB_BACKOFF_BASE * 2**(n-1) seconds, at most HUB_BACKOFF_MAX.
 HUB_BACKOFF_BASE = 1.0
