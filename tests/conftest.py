@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -140,13 +141,25 @@ def run_crawl(
     append: bool = False,
     env: dict[str, str] | None = None,
     max_file_size: int | None = None,
+    timeout: float = 240,
 ) -> CrawlResult:
-    """`scrapy crawl library` run to the end in a subprocess."""
+    """`scrapy crawl library` run to the end in a subprocess, or killed and failed after `timeout`."""
     process = crawl_process(
         api_url, workdir, *arguments, output=output, append=append, env=env, max_file_size=max_file_size
     )
-    _, stderr = process.communicate(timeout=240)
+    try:
+        _, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        pytest.fail(f"the crawl with {arguments} was still running after {timeout} s")
     return CrawlResult(process.returncode, stderr, workdir / (output or "none"))
+
+
+def stat(result: CrawlResult, name: str) -> int:
+    """A number from the stats Scrapy dumps at the end of the crawl's log."""
+    match = re.search(rf"'{re.escape(name)}': (\d+)", result.stderr)
+    return int(match.group(1)) if match else 0
 
 
 def run_command(workdir: Path, *arguments: str) -> subprocess.CompletedProcess[str]:

@@ -3,21 +3,16 @@ is garbage, progress after a resume."""
 
 from __future__ import annotations
 
-import re
 import socket
 
 from hubspider.extensions import summarize_losses
-from tests.conftest import run_crawl
+from tests.conftest import run_crawl, stat
 from tests.fakehub import HubServer, make_hub
 from tests.test_resume import interrupt, job_arguments, resume, slow_hub  # noqa: F401
 
 EXIT_BAD_ARGUMENT = 2
 EXIT_INCOMPLETE = 3
 
-
-def stat(result, name: str) -> int:
-    match = re.search(rf"'{re.escape(name)}': (\d+)", result.stderr)
-    return int(match.group(1)) if match else 0
 
 
 def test_resuming_into_a_json_feed_is_refused_in_one_line(slow_hub, tmp_path):  # noqa: F811

@@ -5,7 +5,6 @@ records whatever reaches it."""
 from __future__ import annotations
 
 import asyncio
-import re
 from typing import TYPE_CHECKING
 
 import pytest
@@ -16,7 +15,7 @@ from scrapy.utils.test import get_crawler
 
 from hubspider.auth import HubAuthMiddleware, SignInError, token_from
 from hubspider.middlewares import OriginMiddleware, redirect_problem, redirect_target
-from tests.conftest import PROJECT_SETTINGS, as_keys, run_crawl, without_seen_at
+from tests.conftest import PROJECT_SETTINGS, as_keys, run_crawl, stat, without_seen_at
 from tests.fakehub import HubServer, Redirect, make_hub
 from tests.fakehub.__main__ import make_server, parse_arguments
 
@@ -34,10 +33,6 @@ RUST_PAGE = "/v2/repositories/library/rust/tags?page_size=100&ordering=last_upda
 BASH_PAGE = "/v2/repositories/library/bash/tags?page_size=100&ordering=last_updated"
 RUST_TAGS = r"^/v2/repositories/library/rust/tags.*$"
 
-
-def stat(result: CrawlResult, name: str) -> int:
-    match = re.search(rf"'{re.escape(name)}': (\d+)", result.stderr)
-    return int(match.group(1)) if match else 0
 
 
 def sign_in_errors(result: CrawlResult) -> list[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,7 +23,7 @@ from hubspider.preflight import (
     local_feed_path,
     project_data_dir,
 )
-from tests.conftest import crawl_process, run_crawl
+from tests.conftest import run_crawl
 from tests.fakehub import HubServer, make_hub
 
 if TYPE_CHECKING:
@@ -300,14 +299,10 @@ def fresh_hub() -> Iterator[HubServer]:
 def assert_refused(server: HubServer, workdir: Path, *arguments: str, output: str | None = None) -> str:
     """Run the crawl; it must stop with exit 2 and one `Error:` line, asking and writing nothing."""
     before = files_under(workdir)
-    process = crawl_process(server.url, workdir, "-a", "repos=alpine", *arguments, output=output)
-    try:
-        _, stderr = process.communicate(timeout=REFUSAL_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.communicate()
-        pytest.fail(f"the crawl with {arguments} did not stop within {REFUSAL_TIMEOUT} s")
-    assert process.returncode == 2, stderr
+    arguments = ("-a", "repos=alpine", *arguments)
+    result = run_crawl(server.url, workdir, *arguments, output=output, timeout=REFUSAL_TIMEOUT)
+    stderr = result.stderr
+    assert result.returncode == 2, stderr
     assert stderr.count("\n") == 1, stderr
     assert stderr.startswith("Error: "), stderr
     assert "Traceback" not in stderr

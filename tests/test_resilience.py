@@ -3,11 +3,9 @@ compared with the emulator's ground truth."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
-from tests.conftest import as_keys, run_crawl, without_seen_at
+from tests.conftest import as_keys, run_crawl, stat, without_seen_at
 from tests.fakehub import HubServer, make_hub
 
 EXIT_INCOMPLETE = 3
@@ -18,10 +16,6 @@ USER, PAT = "hubspider-ci", "dckr_pat_Zq8vN3xY7kLm2Pw9Rt5Bc1Df"
 def exported(result):
     return as_keys(without_seen_at(result.records()))
 
-
-def stat(result, name: str) -> int:
-    match = re.search(rf"'{re.escape(name)}': (\d+)", result.stderr)
-    return int(match.group(1)) if match else 0
 
 
 @pytest.mark.parametrize("style", ["x-retry-after", "retry-after-seconds", "retry-after-date", "bare"])

@@ -10,16 +10,12 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.conftest import CrawlResult, as_keys, crawl_process, run_crawl, without_seen_at
+from tests.conftest import CrawlResult, as_keys, crawl_process, run_crawl, stat, without_seen_at
 from tests.fakehub import HubServer, make_hub
 from tests.fakehub.server import RateLimiter
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 EXIT_INCOMPLETE = 3
 DAY = 86_400
@@ -28,22 +24,6 @@ CRAWL_TIMEOUT = 90
 SINGLE_PAGE_REPOSITORIES = ["alpine", "alt", "amazoncorretto"]
 MULTI_PAGE_REPOSITORY = "almalinux"
 
-
-def bounded_crawl(server: HubServer, workdir: Path, *arguments: str) -> CrawlResult:
-    """`scrapy crawl` to its end, or killed and failed after CRAWL_TIMEOUT."""
-    process = crawl_process(server.url, workdir, *arguments)
-    try:
-        _, stderr = process.communicate(timeout=CRAWL_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.communicate()
-        pytest.fail(f"the crawl was still waiting after {CRAWL_TIMEOUT} s")
-    return CrawlResult(process.returncode, stderr, workdir / "digests.jsonl")
-
-
-def stat(result: CrawlResult, name: str) -> int:
-    match = re.search(rf"'{re.escape(name)}': (\d+)", result.stderr)
-    return int(match.group(1)) if match else 0
 
 
 def hold_lines(stderr: str) -> list[str]:
@@ -95,8 +75,8 @@ def test_a_429_asking_for_a_day_stops_the_crawl_and_names_the_loss(tmp_path):
     hub = make_hub()
     repositories = [name for name, repository in hub.namespaces["library"].items() if repository.tags]
     with HubServer(hub, overload=10_000, retry_after=DAY) as server:
-        result = bounded_crawl(
-            server,
+        result = run_crawl(
+            server.url,
             tmp_path,
             "-a",
             f"repos={','.join(repositories)}",
@@ -104,6 +84,7 @@ def test_a_429_asking_for_a_day_stops_the_crawl_and_names_the_loss(tmp_path):
             "CONCURRENT_REQUESTS=2",
             "-s",
             "CONCURRENT_REQUESTS_PER_DOMAIN=2",
+            timeout=CRAWL_TIMEOUT,
         )
         asked = server.stats["requests"]
     assert result.returncode == EXIT_INCOMPLETE
@@ -122,7 +103,8 @@ def test_a_429_asking_for_a_day_stops_the_crawl_and_names_the_loss(tmp_path):
 
 def test_an_empty_window_resetting_tomorrow_stops_the_crawl_and_names_the_loss(tmp_path):
     with HubServer(make_hub(), rate_limit=1, rate_window=1.0, reset_ahead=DAY) as server:
-        result = bounded_crawl(server, tmp_path, "-a", f"repos={MULTI_PAGE_REPOSITORY}")
+        repos = f"repos={MULTI_PAGE_REPOSITORY}"
+        result = run_crawl(server.url, tmp_path, "-a", repos, timeout=CRAWL_TIMEOUT)
         asked = server.stats["requests"]
     assert result.returncode == EXIT_INCOMPLETE
     assert asked == 1  # page 1 said the window is empty until tomorrow: page 2 was not sent
@@ -138,7 +120,9 @@ def test_a_wait_within_the_budget_is_waited_and_logged_once(tmp_path):
     hub = make_hub()
     # Latency: all three first pages are sent before the first 429 comes back.
     with HubServer(hub, latency=0.2, overload=len(SINGLE_PAGE_REPOSITORIES), retry_after=2) as server:
-        result = bounded_crawl(server, tmp_path, "-a", f"repos={','.join(SINGLE_PAGE_REPOSITORIES)}")
+        result = run_crawl(
+            server.url, tmp_path, "-a", f"repos={','.join(SINGLE_PAGE_REPOSITORIES)}", timeout=CRAWL_TIMEOUT
+        )
         refused = server.stats["429"]
     assert result.returncode == 0, result.stderr[-3000:]
     assert refused == len(SINGLE_PAGE_REPOSITORIES)
