@@ -9,6 +9,8 @@ crash the store still holds every exported record and every repository read whol
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -65,6 +67,7 @@ class StorePipeline:
         self.committed: queue.SimpleQueue[PageDone] = queue.SimpleQueue()
         self.journal: CrawlJournal | None = None
         self.error_reported = False
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -81,6 +84,8 @@ class StorePipeline:
             self._confirm_committed()
             return
         self.seen_at = crawl_started_at(self.crawler)
+        with contextlib.suppress(RuntimeError):  # no asyncio loop: pages are confirmed as items pass
+            self.loop = asyncio.get_running_loop()
         journal = self.journal = self.crawler.get_extension(CrawlJournal)
         if journal is not None and journal.resuming:
             self._store_earlier_exports(journal)
@@ -152,6 +157,9 @@ class StorePipeline:
                 for write in writes:
                     if write.page is not None:
                         self.committed.put(write.page)
+            if self.loop is not None:
+                # The journal lives in the crawl's thread: tell it there, now rather than at the next page.
+                self.loop.call_soon_threadsafe(self._confirm_committed)
 
     def _apply(self, write: _Write) -> None:
         assert self.store is not None
