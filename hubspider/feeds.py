@@ -11,7 +11,6 @@ that the journal counts a page done only once a power cut cannot take it back.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,8 +28,6 @@ if TYPE_CHECKING:
     from scrapy import Spider
     from scrapy.crawler import Crawler
     from scrapy.extensions.feedexport import FeedSlot
-
-logger = logging.getLogger(__name__)
 
 FEED_FAILED = "feed_failed"
 

@@ -130,12 +130,14 @@ class CrawlJournal:
             elif "lost" in entry:
                 self.earlier_losses.append(entry["lost"])
         self.pending = [c for key, c in planned.items() if key not in self.done]
+        # Pages are journaled as they are done, not in the order they were planned: a walk's
+        # pending pages are the ones planned less the ones done, whatever came first.
+        for continuation in planned.values():
+            walk = self.walks.get((continuation.repository or "", continuation.walk))
+            if walk is not None and continuation.kind == "tags" and continuation.key in self.done:
+                walk.pending.discard(continuation.page)
         ended: set[str] = set()
         for key, walk in list(self.walks.items()):
-            # Pages are journaled as they are done, not in the order they were planned.
-            walk.pending.difference_update(
-                c.page for c in planned.values() if c.key in self.done and (c.repository, c.walk) == key
-            )
             if not walk.pending:
                 del self.walks[key]
                 ended.add(key[0])
