@@ -22,7 +22,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.fakehub import make_hub
+from fakehub import make_hub
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE_SIZE = 100
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     server_command = [
-        python, "-m", "tests.fakehub", "--port", str(port), "--repositories", str(args.repositories),
+        python, "-m", "fakehub", "--port", str(port), "--repositories", str(args.repositories),
         "--tags", str(args.tags), "--seed", str(args.seed), "--latency", str(args.latency),
         "--anonymous-offset-cap", "0",
     ]  # fmt: skip

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 # A path component of an image name, from the distribution reference grammar.
 NAME_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
@@ -60,19 +59,3 @@ class CrawlArguments:
     def describe(self) -> dict[str, Any]:
         repositories = list(self.repositories) if self.repositories is not None else None
         return {"namespace": self.namespace, "repositories": repositories, "since": self.since}
-
-
-def parse_api_url(value: str) -> str:
-    """The `HUB_API_URL` origin without a trailing slash, or an ArgumentError."""
-    url = urlsplit(str(value).strip())
-    if url.scheme not in ("http", "https") or not url.hostname or url.query or url.fragment:
-        raise ArgumentError(
-            f"invalid HUB_API_URL {value!r}: expected an origin such as https://hub.docker.com"
-        )
-    return f"{url.scheme}://{url.netloc}{url.path.rstrip('/')}"
-
-
-def same_origin(url: str, api_url: str) -> bool:
-    """Whether `url` stays on the API's scheme, host and port."""
-    target, api = urlsplit(url), urlsplit(api_url)
-    return (target.scheme, target.netloc.lower()) == (api.scheme, api.netloc.lower())

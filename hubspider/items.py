@@ -4,7 +4,7 @@ A crawl yields hundreds of thousands of digest records, and every object that cr
 Scrapy's engine costs about 170 microseconds (``../shared/perf-notes.md``). So one tags
 page, not one tag or one record, is the unit that travels through the pipelines: a
 ``TagPage`` in, a ``DigestRecords`` out, and the feed exporters write its records one by
-one. ``TagItem`` and ``DigestRecord`` declare the schema of each element.
+one. ``TagItem`` and ``DigestRecordItem`` declare the schema of each element.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from hubspider.schemas import JsonSchemaItem, load_schema
 
 if TYPE_CHECKING:
-    from hubspider.state import PageDone
-    from hubspider.store import TagSeen
+    from hubspider.planning import PageDone
+    from hubspider.records import DigestRecord, TagSeen
 
 
 class TagItem(JsonSchemaItem):
@@ -25,7 +25,7 @@ class TagItem(JsonSchemaItem):
     jsonschema = load_schema("tag.json")
 
 
-class DigestRecord(JsonSchemaItem):
+class DigestRecordItem(JsonSchemaItem):
     """One exported record: a digest and the official image, tag and platform it is."""
 
     jsonschema = load_schema("digest_record.json")
@@ -56,7 +56,7 @@ class DigestRecords:
     namespace: str
     repository: str
     url: str
-    records: list[dict[str, Any]] = field(repr=False)
+    records: list[DigestRecord] = field(repr=False)
     tags: list[TagSeen] = field(default_factory=list, repr=False)
     page: PageDone | None = None
     completes: bool = False

@@ -19,7 +19,7 @@ from scrapy.utils.conf import closest_scrapy_cfg, get_config
 from w3lib.url import file_uri_to_path
 
 from hubspider.arguments import ArgumentError
-from hubspider.spiders.library import PAGE_SIZE
+from hubspider.hub.urls import PAGE_SIZE
 
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings

@@ -2,11 +2,38 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from hashlib import blake2b
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 if TYPE_CHECKING:
     from collections import Counter
+    from collections.abc import Iterable
+
+
+class DigestRecord(TypedDict):
+    """One exported record, field by field in export order: the contract that
+    `schemas/digest_record.json` states for validators (a unit test keeps the two equal)."""
+
+    digest: str
+    namespace: str
+    repository: str
+    tag: str
+    image: str
+    platform: str | None
+    kind: str
+    os: str | None
+    architecture: str | None
+    variant: str | None
+    os_version: str | None
+    tag_digest: str | None
+    media_type: str | None
+    size: int | None
+    last_pushed: str | None
+    seen_at: str
+
+
+RECORD_FIELDS: tuple[str, ...] = tuple(DigestRecord.__annotations__)
 
 INDEX_MEDIA_TYPES = frozenset(
     {
@@ -25,7 +52,7 @@ def image_reference(namespace: str, repository: str, tag: str) -> str:
 
 def tag_records(
     tag: dict[str, Any], namespace: str, repository: str, seen_at: str, skipped: Counter[str]
-) -> list[dict[str, Any]]:
+) -> list[DigestRecord]:
     """One record per platform image with a digest, plus the tag's own digest if it is an index.
 
     Images that are not platform images (attestations, whose os or architecture is `unknown`)
@@ -35,7 +62,7 @@ def tag_records(
     tag_digest = tag.get("digest")
     media_type = tag.get("media_type")
     image = image_reference(namespace, repository, name)
-    records = []
+    records: list[DigestRecord] = []
     image_digests = set()
     for entry in tag["images"]:
         digest = entry.get("digest")
@@ -95,7 +122,7 @@ def tag_records(
     return records
 
 
-def record_key(record: dict[str, Any]) -> bytes:
+def record_key(record: DigestRecord | dict[str, Any]) -> bytes:
     """A record's identity in 16 bytes, so that a million seen records take tens of MB."""
     identity = "\0".join(
         (
@@ -107,3 +134,18 @@ def record_key(record: dict[str, Any]) -> bytes:
         )
     )
     return blake2b(identity.encode(), digest_size=16).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class TagSeen:
+    """A tag as one page showed it, for the `tags` table."""
+
+    namespace: str
+    repository: str
+    tag: str
+    target: str
+    last_updated: str | None
+
+
+def tag_target(tag_digest: str | None, image_digests: Iterable[str]) -> str:
+    return tag_digest or ",".join(sorted(image_digests))

@@ -9,7 +9,7 @@ COMMANDS_MODULE = "hubspider.commands"
 
 # `-s HUB_PROFILE=signed-in` for a signed-in crawl as fast as Hub's limit allows.
 HUB_PROFILE = "polite"
-ADDONS = {"hubspider.profiles.ProfileAddon": 0}
+ADDONS = {"hubspider.addons.ProfileAddon": 0}
 
 # Where the Hub API lives; point it at the emulator to crawl offline
 # (`-s HUB_API_URL=http://127.0.0.1:8080`). Every request stays on this origin.
@@ -60,19 +60,19 @@ DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 # Sign-in and pacing sit after the HTTP cache (900): a cached page needs neither, and the
 # cache never sees the bearer token.
 DOWNLOADER_MIDDLEWARES = {
-    "hubspider.middlewares.MalformedPageRetryMiddleware": 540,
+    "hubspider.downloadermiddlewares.malformed.MalformedPageRetryMiddleware": 540,
     # Just after RedirectMiddleware (600): it judges a redirect before that follows it, so a
     # refusal fails the page asked for, and it stops any request off HUB_API_URL's origin
     # (a redirected one goes through the whole chain again) before cache, sign-in and pacing.
-    "hubspider.middlewares.OriginMiddleware": 650,
-    "hubspider.auth.HubAuthMiddleware": 950,
-    "hubspider.ratelimit.RateLimitMiddleware": 960,
+    "hubspider.downloadermiddlewares.origin.OriginMiddleware": 650,
+    "hubspider.downloadermiddlewares.auth.HubAuthMiddleware": 950,
+    "hubspider.downloadermiddlewares.ratelimit.RateLimitMiddleware": 960,
 }
 
 # For development against the real Hub: `-s HTTPCACHE_ENABLED=True` answers repeated
 # crawls from httpcache/, storing only good pages (never 429, 5xx or HTML).
 HTTPCACHE_ENABLED = False
-HTTPCACHE_POLICY = "hubspider.httpcache.GoodPagesPolicy"
+HTTPCACHE_POLICY = "hubspider.extensions.httpcache.GoodPagesPolicy"
 HTTPCACHE_DIR = "httpcache"
 HTTPCACHE_EXPIRATION_SECS = 3600
 
@@ -105,12 +105,12 @@ HUB_STORE_PATH = "output/hubspider.sqlite3"
 EXTENSIONS = {
     # Scrapy's feed exporter, with write failures as losses and feeds synced for the journal.
     "scrapy.extensions.feedexport.FeedExporter": None,
-    "hubspider.feeds.FeedExporter": 0,
-    "hubspider.auth.RedactSecretsExtension": 100,
+    "hubspider.extensions.feedexport.FeedExporter": 0,
+    "hubspider.extensions.redact.RedactSecretsExtension": 100,
     # After the FeedExporter (0): a page is journaled once it is in every feed.
-    "hubspider.journal.CrawlJournal": 400,
-    "hubspider.extensions.CrawlReport": 500,
-    "hubspider.progress.Progress": 510,
+    "hubspider.extensions.journal.CrawlJournal": 400,
+    "hubspider.extensions.report.CrawlReport": 500,
+    "hubspider.extensions.progress.Progress": 510,
 }
 
 # Every built-in feed format, taught to write a page's records one by one.

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from hubspider.arguments import ArgumentError, CrawlArguments, parse_api_url, same_origin
+from hubspider.arguments import ArgumentError, CrawlArguments
+from hubspider.config import parse_api_url
+from hubspider.origins import same_origin
 
 
 def test_defaults_to_the_whole_library_namespace():

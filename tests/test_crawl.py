@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import fastjsonschema
 import pytest
 
-from hubspider.items import DigestRecord
-from tests.conftest import as_keys, run_crawl, without_seen_at
+from hubspider.items import DigestRecordItem
+from tests.helpers import as_keys, run_crawl, without_seen_at
 
 EXIT_INCOMPLETE = 3
 
@@ -34,7 +34,7 @@ def test_full_crawl_exports_no_record_twice(full_crawl):
 
 
 def test_every_exported_record_matches_the_record_schema(full_crawl):
-    validate = fastjsonschema.compile(DigestRecord.jsonschema)
+    validate = fastjsonschema.compile(DigestRecordItem.jsonschema)
     for record in full_crawl[0].records():
         validate(record)
 
@@ -57,7 +57,7 @@ def test_csv_export_equals_the_ground_truth(hub_server, hub, tmp_path):
     result = run_crawl(hub_server.url, tmp_path, output="digests.csv")
     assert result.returncode == 0, result.stderr[-3000:]
     rows = result.csv_rows()
-    assert list(rows[0]) == list(DigestRecord.fields)
+    assert list(rows[0]) == list(DigestRecordItem.fields)
 
     def as_csv(record):
         return {key: "" if value is None else str(value) for key, value in record.items()}

@@ -8,9 +8,9 @@ import sqlite3
 
 import pytest
 
-from hubspider.journal import JOURNAL_FILE
-from tests.conftest import as_keys, records_of, run_crawl
-from tests.fakehub import HubServer, make_hub
+from fakehub import HubServer, make_hub
+from hubspider.extensions.journal import JOURNAL_FILE
+from tests.helpers import as_keys, records_of, run_crawl
 from tests.test_resume import assert_complete, interrupt, job_arguments, resume
 
 EXIT_INCOMPLETE = 3

@@ -8,9 +8,9 @@ import json
 from collections import Counter
 
 from hubspider.exporters import CsvExporter, JsonExporter, JsonLinesExporter, XmlExporter
-from hubspider.items import DigestRecord, DigestRecords
+from hubspider.items import DigestRecordItem, DigestRecords
 from hubspider.records import tag_records
-from tests.conftest import load_response
+from tests.helpers import load_response
 
 
 def alpine_records() -> DigestRecords:
@@ -50,7 +50,7 @@ def test_json_writes_an_array_of_records():
 def test_csv_has_the_contract_header_and_a_row_per_record():
     item = alpine_records()
     rows = list(csv.DictReader(io.StringIO(export(CsvExporter, item).decode())))
-    assert list(rows[0]) == list(DigestRecord.fields)
+    assert list(rows[0]) == list(DigestRecordItem.fields)
     assert len(rows) == len(item.records)
     index = next(row for row in rows if row["kind"] == "index")
     assert index["platform"] == ""

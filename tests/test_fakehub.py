@@ -9,8 +9,8 @@ from urllib.request import Request, urlopen
 
 import pytest
 
-from tests.fakehub import make_hub
-from tests.fakehub.data import INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES
+from fakehub import make_hub
+from fakehub.data import INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES
 
 
 def get(server, path: str, host: str | None = None) -> tuple[int, dict]:

@@ -10,8 +10,8 @@ from urllib.request import urlopen
 
 import pytest
 
-from tests.fakehub import HubServer, make_hub
-from tests.fakehub.data import (
+from fakehub import HubServer, make_hub
+from fakehub.data import (
     DRIFT_POSITION,
     EVOLVE_FIRST_PAGE,
     EVOLVE_NEWEST,
@@ -20,8 +20,8 @@ from tests.fakehub.data import (
 )
 
 if TYPE_CHECKING:
-    from tests.fakehub import Hub
-    from tests.fakehub.data import Tag
+    from fakehub import Hub
+    from fakehub.data import Tag
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 NOW_ISO = "2026-12-01T00:00:00.000000Z"

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.fakehub import HubServer, make_hub
-from tests.fakehub.__main__ import make_server, parse_arguments
-from tests.fakehub.server import CHURN_TAG_NAME, RateLimiter
+from fakehub import HubServer, make_hub
+from fakehub.__main__ import make_server, parse_arguments
+from fakehub.server import CHURN_TAG_NAME, RateLimiter
 
 if TYPE_CHECKING:
     from email.message import Message

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import socket
 
-from hubspider.extensions import summarize_losses
-from tests.conftest import run_crawl, stat
-from tests.fakehub import HubServer, make_hub
+from fakehub import HubServer, make_hub
+from hubspider.extensions.report import summarize_losses
+from tests.helpers import run_crawl, stat
 from tests.test_resume import interrupt, job_arguments, resume, slow_hub  # noqa: F401
 
 EXIT_BAD_ARGUMENT = 2

@@ -10,11 +10,11 @@ from collections import Counter
 
 import pytest
 
-from hubspider.records import tag_records
-from hubspider.store import Store, TagSeen
-from tests.conftest import as_keys, load_response, records_of, run_command, run_crawl, without_seen_at
-from tests.fakehub import HubServer, make_hub
-from tests.fakehub.data import evolve
+from fakehub import HubServer, make_hub
+from fakehub.data import evolve
+from hubspider.records import TagSeen, tag_records
+from hubspider.store import Store
+from tests.helpers import as_keys, load_response, records_of, run_command, run_crawl, without_seen_at
 
 
 def crawl(server, workdir, store, *arguments):

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import as_keys, run_crawl, without_seen_at
-from tests.fakehub import HubServer, make_hub
+from fakehub import HubServer, make_hub
+from tests.helpers import as_keys, run_crawl, without_seen_at
 
 EXIT_INCOMPLETE = 3
 

@@ -6,8 +6,8 @@ import json
 import pickle
 import re
 
-from tests.conftest import as_keys, run_crawl, without_seen_at
-from tests.fakehub import HubServer, make_hub
+from fakehub import HubServer, make_hub
+from tests.helpers import as_keys, run_crawl, without_seen_at
 
 USER, PAT = "hubspider-ci", "dckr_pat_Cache7vN3xY7kLm2Pw9Rt5Bc1"
 

@@ -13,16 +13,16 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
 from scrapy.utils.test import get_crawler
 
-from hubspider.auth import HubAuthMiddleware, SignInError, token_from
-from hubspider.middlewares import OriginMiddleware, redirect_problem, redirect_target
-from tests.conftest import PROJECT_SETTINGS, as_keys, run_crawl, stat, without_seen_at
-from tests.fakehub import HubServer, Redirect, make_hub
-from tests.fakehub.__main__ import make_server, parse_arguments
+from fakehub import HubServer, Redirect, make_hub
+from fakehub.__main__ import make_server, parse_arguments
+from hubspider.downloadermiddlewares.auth import HubAuthMiddleware, SignInError, token_from
+from hubspider.downloadermiddlewares.origin import OriginMiddleware, redirect_problem, redirect_target
+from tests.helpers import PROJECT_SETTINGS, as_keys, run_crawl, stat, without_seen_at
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
-    from tests.conftest import CrawlResult
+    from tests.helpers import CrawlResult
 
 EXIT_BAD_ARGUMENT = 2
 EXIT_INCOMPLETE = 3

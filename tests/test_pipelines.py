@@ -7,9 +7,9 @@ import logging
 import pytest
 from scrapy.exceptions import DropItem
 
-from hubspider.items import DigestRecord, DigestRecords, TagPage
+from hubspider.items import DigestRecordItem, DigestRecords, TagPage
 from hubspider.pipelines import DedupePipeline, ExplodePipeline, ValidatePipeline
-from tests.conftest import load_response, make_spider
+from tests.helpers import load_response, make_spider
 
 PAGE_URL = "https://hub.docker.com/v2/repositories/library/alpine/tags?page_size=100&ordering=last_updated"
 
@@ -72,7 +72,7 @@ def test_validate_reports_a_missing_required_field(crawler, caplog):
 def test_validate_checks_other_schema_items_whole(crawler):
     pipeline = ValidatePipeline.from_crawler(crawler)
     with pytest.raises(DropItem, match="schema validation failed"):
-        pipeline.process_item(DigestRecord(digest="sha256:nothex"))
+        pipeline.process_item(DigestRecordItem(digest="sha256:nothex"))
 
 
 def test_explode_turns_a_page_into_its_records(crawler):

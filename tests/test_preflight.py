@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import pytest
 from scrapy.settings import Settings
 
+from fakehub import HubServer, make_hub
 from hubspider import preflight
 from hubspider.arguments import ArgumentError
 from hubspider.preflight import (
@@ -23,8 +24,7 @@ from hubspider.preflight import (
     local_feed_path,
     project_data_dir,
 )
-from tests.conftest import run_crawl
-from tests.fakehub import HubServer, make_hub
+from tests.helpers import run_crawl
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from hubspider.items import DigestRecord
+from hubspider.items import DigestRecordItem
 from hubspider.records import image_reference, tag_records
-from tests.conftest import load_response
+from tests.helpers import load_response
 
 SEEN_AT = "2026-11-22T06:00:00Z"
 
@@ -107,7 +107,7 @@ def test_windows_images_keep_os_version():
 
 def test_records_follow_the_contract_field_order():
     records, _ = records_of("tags_alpine.json", "3.20.3")
-    assert all(list(r) == list(DigestRecord.fields) for r in records)
+    assert all(list(r) == list(DigestRecordItem.fields) for r in records)
 
 
 def test_image_reference_for_library_and_other_namespaces():

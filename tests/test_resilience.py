@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import as_keys, run_crawl, stat, without_seen_at
-from tests.fakehub import HubServer, make_hub
+from fakehub import HubServer, make_hub
+from tests.helpers import as_keys, run_crawl, stat, without_seen_at
 
 EXIT_INCOMPLETE = 3
 FAST_BACKOFF = ("-s", "HUB_BACKOFF_BASE=0.05")

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from hubspider.journal import JOURNAL_FILE
-from tests.conftest import as_keys, crawl_process, records_of, run_crawl, without_seen_at
-from tests.fakehub import HubServer, make_hub
+from fakehub import HubServer, make_hub
+from hubspider.extensions.journal import JOURNAL_FILE
+from tests.helpers import as_keys, crawl_process, records_of, run_crawl, without_seen_at
 
 EXIT_INCOMPLETE = 3
 

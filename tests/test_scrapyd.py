@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT, as_keys, without_seen_at
-from tests.fakehub import HubServer, make_hub
+from fakehub import HubServer, make_hub
+from tests.helpers import PROJECT_ROOT, as_keys, without_seen_at
 
 USER, PAT = "hubspider-ci", "dckr_pat_Scrapyd7vN3xY7kLm2Pw9Rt5B"
 BIN = Path(sys.executable).parent

@@ -11,9 +11,10 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from hubspider.arguments import ArgumentError
+from hubspider.hub.urls import page_key
 from hubspider.items import TagPage
-from hubspider.state import Continuation, Walk, page_key
-from tests.conftest import API, make_spider, stored_response
+from hubspider.planning import Continuation, Walk
+from tests.helpers import API, make_spider, stored_response
 
 REPOS_URL = f"{API}/v2/repositories/library/?page_size=100"
 ALPINE_URL = f"{API}/v2/repositories/library/alpine/tags?page_size=100&ordering=last_updated"

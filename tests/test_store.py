@@ -6,9 +6,9 @@ from collections import Counter
 
 import pytest
 
-from hubspider.records import tag_records
-from hubspider.store import Store, TagSeen, tag_target
-from tests.conftest import load_response
+from hubspider.records import TagSeen, tag_records, tag_target
+from hubspider.store import Store
+from tests.helpers import load_response
 
 FIRST, SECOND, THIRD = "2026-11-01T00:00:00Z", "2026-11-08T00:00:00Z", "2026-11-15T00:00:00Z"
 

@@ -19,7 +19,7 @@ import fastjsonschema
 import pytest
 
 from hubspider.commands.changes import since_in_utc
-from hubspider.items import DigestRecord
+from hubspider.items import DigestRecordItem
 from hubspider.records import tag_records
 from hubspider.store import (
     MAX_LINE_BYTES,
@@ -32,13 +32,13 @@ from hubspider.store import (
     store_problem,
     tag_target,
 )
-from tests.conftest import PROJECT_ROOT, load_response, run_command
+from tests.helpers import PROJECT_ROOT, load_response, run_command
 
 if TYPE_CHECKING:
     from pathlib import Path
 
 SEEN_AT = "2026-11-01T00:00:00Z"
-VALIDATE = fastjsonschema.compile(DigestRecord.jsonschema)
+VALIDATE = fastjsonschema.compile(DigestRecordItem.jsonschema)
 
 
 def record(tag: str, architecture: str = "amd64", **changes: Any) -> dict[str, Any]:

@@ -13,9 +13,9 @@ import urllib.request
 
 import pytest
 
-from tests.conftest import CrawlResult, as_keys, crawl_process, run_crawl, stat, without_seen_at
-from tests.fakehub import HubServer, make_hub
-from tests.fakehub.server import RateLimiter
+from fakehub import HubServer, make_hub
+from fakehub.server import RateLimiter
+from tests.helpers import CrawlResult, as_keys, crawl_process, run_crawl, stat, without_seen_at
 
 EXIT_INCOMPLETE = 3
 DAY = 86_400

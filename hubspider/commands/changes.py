@@ -6,8 +6,8 @@ import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from hubspider.cli import StoreCommand, fail
 from hubspider.records import image_reference
-from hubspider.store_command import StoreCommand, fail
 
 if TYPE_CHECKING:
     import argparse

@@ -9,10 +9,10 @@ from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.spiderloader import get_spider_loader
 from scrapy.utils.job import job_dir
 
+from hubspider import stats
 from hubspider.arguments import ArgumentError
-from hubspider.extensions import CrawlReport
-from hubspider.journal import JournalMismatchError, check_resumable
-from hubspider.losses import LOST_STAT
+from hubspider.extensions.journal import JournalMismatchError, check_resumable
+from hubspider.extensions.report import CrawlReport
 from hubspider.preflight import check_settings, check_targets, project_data_dir
 from hubspider.store import Store, StoreError
 
@@ -82,7 +82,7 @@ class Command(ScrapyCrawlCommand):
         self.crawler_process.start()
         if self.crawler_process.bootstrap_failed:
             self.exitcode = 1
-        elif crawler.stats.get_value("hubspider/auth/failed"):
+        elif crawler.stats.get_value(stats.AUTH_FAILED):
             # Hub refused the credentials, or answered the token request with something else.
             self.exitcode = EXIT_BAD_ARGUMENT
         elif not _complete(crawler):
@@ -97,8 +97,8 @@ def _fail(message: str) -> NoReturn:
 
 
 def _complete(crawler: Crawler) -> bool:
-    stats = crawler.stats
-    return stats.get_value(LOST_STAT, 0) == 0 and stats.get_value("finish_reason") == "finished"
+    lost = crawler.stats.get_value(stats.LOST, 0)
+    return lost == 0 and crawler.stats.get_value("finish_reason") == "finished"
 
 
 def _verdict(crawler: Crawler) -> str:

@@ -6,7 +6,7 @@ import json
 from typing import TYPE_CHECKING
 
 from hubspider.arguments import NAME_COMPONENT
-from hubspider.store_command import EXIT_NOT_FOUND, StoreCommand, fail
+from hubspider.cli import EXIT_NOT_FOUND, StoreCommand, fail
 
 if TYPE_CHECKING:
     import argparse

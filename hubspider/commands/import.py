@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hubspider.store_command import StoreCommand, fail
+from hubspider.cli import StoreCommand, fail
 
 if TYPE_CHECKING:
     import argparse

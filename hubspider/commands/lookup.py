@@ -7,8 +7,8 @@ import re
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
+from hubspider.cli import EXIT_NOT_FOUND, StoreCommand, fail
 from hubspider.records import image_reference
-from hubspider.store_command import EXIT_NOT_FOUND, StoreCommand, fail
 from hubspider.versions import newest_in_track, specificity_key
 
 if TYPE_CHECKING:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from hubspider import stats
+from hubspider.extensions.journal import CrawlJournal
 from hubspider.items import DigestRecords
-from hubspider.journal import CrawlJournal
 from hubspider.records import record_key
 
 if TYPE_CHECKING:
@@ -40,6 +41,6 @@ class DedupePipeline:
                 self.seen.add(key)
                 unique.append(record)
         if duplicates := len(item.records) - len(unique):
-            self.stats.inc_value("hubspider/records/duplicate", duplicates)
+            self.stats.inc_value(stats.RECORDS_DUPLICATE, duplicates)
         item.records = unique
         return item

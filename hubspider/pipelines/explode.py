@@ -6,10 +6,10 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from hubspider import stats
+from hubspider.extensions.journal import CrawlJournal
 from hubspider.items import DigestRecords, TagPage
-from hubspider.journal import CrawlJournal
-from hubspider.records import tag_records
-from hubspider.store import TagSeen, tag_target
+from hubspider.records import TagSeen, tag_records, tag_target
 
 if TYPE_CHECKING:
     from typing import Self
@@ -53,8 +53,8 @@ class ExplodePipeline:
                 TagSeen(item.namespace, item.repository, tag["name"], target, tag.get("last_updated"))
             )
         for reason, count in skipped.items():
-            self.stats.inc_value(f"hubspider/skipped/{reason}", count)
-        self.stats.inc_value("hubspider/records/produced", len(records))
+            self.stats.inc_value(f"{stats.SKIPPED}/{reason}", count)
+        self.stats.inc_value(stats.RECORDS_PRODUCED, len(records))
         return DigestRecords(
             item.namespace,
             item.repository,

@@ -21,18 +21,20 @@ from typing import TYPE_CHECKING, Any
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import deferred_from_coro
 
+from hubspider import stats
+from hubspider.extensions.journal import CrawlJournal
 from hubspider.items import DigestRecords
-from hubspider.journal import CrawlJournal
 from hubspider.losses import report_loss
 from hubspider.pipelines.explode import crawl_started_at
-from hubspider.store import Store, StoreError, TagSeen
+from hubspider.store import Store, StoreError
 
 if TYPE_CHECKING:
     from typing import Self
 
     from scrapy.crawler import Crawler
 
-    from hubspider.state import PageDone
+    from hubspider.planning import PageDone
+    from hubspider.records import TagSeen
 
 logger = logging.getLogger(__name__)
 
@@ -164,13 +166,13 @@ class StorePipeline:
     def _apply(self, write: _Write) -> None:
         assert self.store is not None
         self.store.add(write.records, write.tags, self.seen_at)
-        self.stats.inc_value("hubspider/store/records", len(write.records))
+        self.stats.inc_value(stats.STORE_RECORDS, len(write.records))
         if write.unchanged_rest:
             self.store.carry_forward(write.namespace, write.repository, self.seen_at)
-            self.stats.inc_value("hubspider/store/repositories_carried_forward")
+            self.stats.inc_value(stats.STORE_REPOSITORIES_CARRIED_FORWARD)
         if write.completes:
             self.store.complete(write.namespace, write.repository, self.seen_at)
-            self.stats.inc_value("hubspider/store/repositories_complete")
+            self.stats.inc_value(stats.STORE_REPOSITORIES_COMPLETE)
 
     def close_spider(self) -> None:
         if self.writer is not None:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
 
+from hubspider import stats
 from hubspider.items import TagItem, TagPage
 from hubspider.losses import report_loss
 from hubspider.schemas import JsonSchemaValidatePipeline
@@ -38,7 +39,7 @@ class ValidatePipeline(JsonSchemaValidatePipeline):
         if not isinstance(item, TagPage):
             return super().process_item(item, self.crawler.spider)
         valid = [tag for tag in item.tags if self._is_valid(tag, item)]
-        self.stats.inc_value("hubspider/tags/received", len(item.tags))
+        self.stats.inc_value(stats.TAGS_RECEIVED, len(item.tags))
         item.tags = valid
         return item
 
@@ -52,7 +53,7 @@ class ValidatePipeline(JsonSchemaValidatePipeline):
         problems = self._problems(tag)
         for path in problems:
             self.stats.inc_value(self.STAT_FMT.format(field=path))
-        self.stats.inc_value("hubspider/tags/invalid")
+        self.stats.inc_value(stats.TAGS_INVALID)
         name = tag.get("name") if isinstance(tag, dict) else None
         what = f"tag {page.namespace}/{page.repository}:{name} from {page.url}"
         reason = "; ".join(f"{path or '(tag)'}: {message}" for path, message in problems.items())

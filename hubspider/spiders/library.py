@@ -14,20 +14,20 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from scrapy import Request, Spider
 from scrapy.spidermiddlewares.httperror import HttpError
-from w3lib.url import add_or_replace_parameter, url_query_parameter
 
-from hubspider.arguments import ArgumentError, CrawlArguments, parse_api_url, same_origin
-from hubspider.auth import credentials_from
+from hubspider import stats
+from hubspider.arguments import CrawlArguments
+from hubspider.config import HubConfig, hub_config, parse_api_url
+from hubspider.extensions.journal import CrawlJournal
+from hubspider.hub.pages import PAGE_META, api_message, page_problem, read_json
+from hubspider.hub.urls import PAGE_SIZE, numbered_pages, page_key, repositories_url, tags_url
 from hubspider.items import DigestRecords, TagPage
-from hubspider.journal import CrawlJournal
 from hubspider.losses import report_loss
-from hubspider.pages import PAGE_META, api_message, page_problem, read_json
-from hubspider.profiles import PROFILES
-from hubspider.state import Baseline, Continuation, PageDone, Walk, page_key
+from hubspider.origins import same_origin
+from hubspider.planning import Baseline, Continuation, PageDone, Walk
 from hubspider.store import Store, StoreError
 
 if TYPE_CHECKING:
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-PAGE_SIZE = 100  # the API's maximum
 # Listings, then first pages, come first: only a first page tells how many pages follow.
 PRIORITIES = {"repositories": 2, "first page": 1, "page": 0}
 # A listing that changed while it was paged is walked once more before a shortfall is a loss.
@@ -72,17 +71,14 @@ class LibrarySpider(Spider):
     def check_arguments(cls, settings: BaseSettings, arguments: dict[str, Any]) -> None:
         """Raise ArgumentError before the crawl starts, so the user gets one line."""
         CrawlArguments.parse(arguments)
-        parse_api_url(settings.get("HUB_API_URL"))
-        credentials_from(settings)
-        if (profile := settings.get("HUB_PROFILE", "polite")) not in PROFILES:
-            raise ArgumentError(f"unknown HUB_PROFILE {profile!r}: expected one of {', '.join(PROFILES)}")
+        HubConfig.from_settings(settings)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
-        api_url = parse_api_url(crawler.settings.get("HUB_API_URL"))
-        spider = super().from_crawler(crawler, *args, api_url=api_url, **kwargs)
-        spider.signed_in = credentials_from(crawler.settings) is not None
-        spider.anonymous_cap = crawler.settings.getint("HUB_ANONYMOUS_OFFSET_CAP")
+        config = hub_config(crawler)
+        spider = super().from_crawler(crawler, *args, api_url=config.api_url, **kwargs)
+        spider.signed_in = config.signed_in
+        spider.anonymous_cap = config.anonymous_cap
         return spider
 
     @classmethod
@@ -104,7 +100,7 @@ class LibrarySpider(Spider):
         if self.arguments.since == "auto":
             self.baselines = self.load_baselines()
         if self.arguments.repositories is not None:
-            self.crawler.stats.set_value("hubspider/repositories/total", len(self.arguments.repositories))
+            self.crawler.stats.set_value(stats.REPOSITORIES_TOTAL, len(self.arguments.repositories))
         for continuation in self.first_continuations():
             if self.journal is None or not self.journal.is_done(continuation):
                 yield self.request_for(continuation)
@@ -132,23 +128,19 @@ class LibrarySpider(Spider):
             repositories = self.journal.repositories
             self.listed.update(repositories)
             if self.listing.count:
-                self.crawler.stats.set_value("hubspider/repositories/total", self.listing.count)
-            self.crawler.stats.set_value("hubspider/repositories/done", self.journal.finished_repositories)
+                self.crawler.stats.set_value(stats.REPOSITORIES_TOTAL, self.listing.count)
+            self.crawler.stats.set_value(stats.REPOSITORIES_DONE, self.journal.finished_repositories)
         if self.arguments.repositories is not None:
             repositories = list(self.arguments.repositories)
         else:
-            url = f"{self.api_url}/v2/repositories/{self.namespace}/?page_size={PAGE_SIZE}"
+            url = repositories_url(self.api_url, self.namespace)
             self.listing.asked.add(page_key(url))
             yield Continuation("repositories", url)
         for name in dict.fromkeys(repositories):
             yield self.first_tags_page(name)
 
     def first_tags_page(self, repository: str, walk: int = 1) -> Continuation:
-        url = (
-            f"{self.api_url}/v2/repositories/{self.namespace}/{quote(repository)}/tags"
-            f"?page_size={PAGE_SIZE}&ordering=last_updated"
-        )
-        return Continuation("tags", url, repository, walk=walk)
+        return Continuation("tags", tags_url(self.api_url, self.namespace, repository), repository, walk=walk)
 
     def request_for(self, continuation: Continuation) -> Request:
         if continuation.kind == "repositories":
@@ -180,11 +172,11 @@ class LibrarySpider(Spider):
                 continue
             names.append(name)
             yield self.request_for(self.first_tags_page(name))
-        self.crawler.stats.inc_value("hubspider/repositories", len(names))
+        self.crawler.stats.inc_value(stats.REPOSITORIES, len(names))
         self.listed.update(names)
         if isinstance(page.get("count"), int):
             self.listing.count = page["count"]
-            self.crawler.stats.set_value("hubspider/repositories/total", page["count"])
+            self.crawler.stats.set_value(stats.REPOSITORIES_TOTAL, page["count"])
         if not then and not self.listing.failed and len(self.listed) < self.listing.count:
             # The pages ended before the count: trust neither, and say so.
             listed, count = len(self.listed), self.listing.count
@@ -207,8 +199,8 @@ class LibrarySpider(Spider):
                 asked={page_key(continuation.url), page_key(response.url)}
             )
             if continuation.walk == 1:
-                self.crawler.stats.inc_value("hubspider/repositories/counted")
-                self.crawler.stats.inc_value("hubspider/tags/total", count)
+                self.crawler.stats.inc_value(stats.REPOSITORIES_COUNTED)
+                self.crawler.stats.inc_value(stats.TAGS_TOTAL, count)
         walk = self.walks[(repository, continuation.walk)]
         walk.received += len(page["results"])
         walk.count = max(walk.count, count)
@@ -247,12 +239,12 @@ class LibrarySpider(Spider):
         if not older and page["next"]:
             return self.next_link(response, page, continuation, walk)
         if len(baseline.tags) + walk.new_tags <= walk.count or not page["next"]:
-            self.crawler.stats.inc_value("hubspider/incremental/stopped_early")
+            self.crawler.stats.inc_value(stats.INCREMENTAL_STOPPED_EARLY)
             walk.unchanged_rest = True
             return []
-        self.crawler.stats.inc_value("hubspider/incremental/whole_walks")
+        self.crawler.stats.inc_value(stats.INCREMENTAL_WHOLE_WALKS)
         walk.whole = True
-        numbered = _numbered_pages(page["next"], _pages_shown(walk.count, continuation.page)) or []
+        numbered = numbered_pages(page["next"], _pages_shown(walk.count, continuation.page)) or []
         then = [
             Continuation("tags", url, continuation.repository, continuation.walk, number)
             for number, url in numbered
@@ -272,7 +264,7 @@ class LibrarySpider(Spider):
             if (cap := self.last_reachable_page) is not None and last > cap:
                 self.note_capped(continuation, max(walk.count - cap * PAGE_SIZE, 1))
                 last = cap
-            numbered = _numbered_pages(page["next"], last)
+            numbered = numbered_pages(page["next"], last)
             if numbered is not None:
                 then = [
                     Continuation("tags", url, continuation.repository, continuation.walk, number)
@@ -313,7 +305,7 @@ class LibrarySpider(Spider):
         key = (continuation.repository, continuation.walk)
         walk = self.walks.get(key)
         if walk is None:  # the first page itself is lost: there is no walk to finish
-            self.crawler.stats.inc_value("hubspider/repositories/done")
+            self.crawler.stats.inc_value(stats.REPOSITORIES_DONE)
             return []
         walk.pending.discard(continuation.page)
         walk.failed |= lost
@@ -325,14 +317,14 @@ class LibrarySpider(Spider):
     def after_walk(self, repository: str, number: int, walk: Walk) -> list[Continuation]:
         """A walk has ended: read the listing again if tags moved under it."""
         if walk.unchanged_rest:
-            self.crawler.stats.inc_value("hubspider/repositories/done")
+            self.crawler.stats.inc_value(stats.REPOSITORIES_DONE)
             walk.complete = True
             return []
         expected = walk.count
         if (cap := self.last_reachable_page) is not None:
             expected = min(expected, cap * PAGE_SIZE)
         if walk.failed or walk.received >= expected:
-            self.crawler.stats.inc_value("hubspider/repositories/done")
+            self.crawler.stats.inc_value(stats.REPOSITORIES_DONE)
             walk.complete = not walk.failed and expected == walk.count
             return []
         full_name = f"{self.namespace}/{repository}"
@@ -343,16 +335,16 @@ class LibrarySpider(Spider):
                 walk.received,
                 expected,
             )
-            self.crawler.stats.inc_value("hubspider/rewalks")
+            self.crawler.stats.inc_value(stats.REWALKS)
             return [self.first_tags_page(repository, number + 1)]
-        self.crawler.stats.inc_value("hubspider/repositories/done")
+        self.crawler.stats.inc_value(stats.REPOSITORIES_DONE)
         reason = f"{walk.received} of {expected} tags came, after reading the listing {number} times"
         report_loss(self.crawler, "repository", full_name, reason, page=self.first_tags_page(repository).url)
         return []
 
     def read_page(self, response: Response) -> dict[str, Any] | None:
         """The page's JSON if it has the paginated shape; otherwise the page is lost."""
-        self.crawler.stats.inc_value("hubspider/pages")
+        self.crawler.stats.inc_value(stats.PAGES)
         if problem := page_problem(response):
             report_loss(self.crawler, "page", response.url, problem)
             return None
@@ -409,10 +401,3 @@ def _pages_shown(count: int, page: int) -> int:
     """How many pages a page with a `next` link says there are: its `count` may say fewer, but
     the link shows at least one more page, and what the pages show wins."""
     return max(-(-count // PAGE_SIZE), page + 1)
-
-
-def _numbered_pages(next_url: str, last: int) -> list[tuple[int, str]] | None:
-    """Pages 2..last, by the page number in the first page's `next` link; None if it has none."""
-    if url_query_parameter(next_url, "page") is None:
-        return None
-    return [(page, add_or_replace_parameter(next_url, "page", str(page))) for page in range(2, last + 1)]

@@ -15,18 +15,18 @@ import functools
 import json
 import sqlite3
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import fastjsonschema
 import orjson
 
-from hubspider.items import DigestRecord
-from hubspider.state import Baseline
+from hubspider.planning import Baseline
+from hubspider.records import TagSeen, tag_target
+from hubspider.schemas import load_schema
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import Callable, Iterator
     from types import TracebackType
     from typing import BinaryIO, Self
 
@@ -134,21 +134,6 @@ ON CONFLICT DO UPDATE SET
     last_seen = max(last_seen, excluded.last_seen),
     gone_at = CASE WHEN excluded.last_seen >= last_seen THEN NULL ELSE gone_at END
 """
-
-
-@dataclass(frozen=True, slots=True)
-class TagSeen:
-    """A tag as one page showed it, for the `tags` table."""
-
-    namespace: str
-    repository: str
-    tag: str
-    target: str
-    last_updated: str | None
-
-
-def tag_target(tag_digest: str | None, image_digests: Iterable[str]) -> str:
-    return tag_digest or ",".join(sorted(image_digests))
 
 
 class StoreError(Exception):
@@ -333,7 +318,7 @@ class Store:
     def import_jsonl(self, path: Path, report: Callable[[Path, int, str], None]) -> tuple[int, int]:
         """Store the records of a JSON Lines export with the `seen_at` each carries; lines
         that are not digest records are reported and counted, not stored."""
-        validate = fastjsonschema.compile(DigestRecord.jsonschema)
+        validate = fastjsonschema.compile(load_schema("digest_record.json"))
         imported = rejected = 0
         batch: list[dict[str, Any]] = []
         with path.open("rb") as file:

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 from scrapy.extensions.httpcache import DummyPolicy
 
-from hubspider.auth import AUTH_META
-from hubspider.pages import page_problem
+from hubspider.downloadermiddlewares.auth import AUTH_META
+from hubspider.hub.pages import page_problem
 
 if TYPE_CHECKING:
     from scrapy import Request

@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy import Spider, signals
 
+from hubspider import stats
 from hubspider.items import DigestRecords
-from hubspider.losses import LOST_STAT, data_lost, report_loss
+from hubspider.losses import data_lost, report_loss
 
 if TYPE_CHECKING:
     from typing import Self
@@ -37,7 +38,7 @@ class CrawlReport:
 
     def item_scraped(self, item: Any) -> None:
         if isinstance(item, DigestRecords):
-            self.stats.inc_value("hubspider/records/exported", len(item.records))
+            self.stats.inc_value(stats.RECORDS_EXPORTED, len(item.records))
 
     def item_error(self, item: Any, response: Response | None, failure: Failure) -> None:
         report_loss(self.crawler, "item", repr(item), f"pipeline error: {failure.getErrorMessage()}")
@@ -50,28 +51,27 @@ class CrawlReport:
         self.losses.append((kind, what, reason))
 
     def spider_closed(self, reason: str) -> None:
-        stats = self.stats
-        exported = stats.get_value("hubspider/records/exported", 0)
+        exported = self.stats.get_value(stats.RECORDS_EXPORTED, 0)
         logger.info(
             "Exported %d digest records from %d tags (%d pages); %d duplicate records dropped; "
             "skipped %d non-platform images, %d images and %d tags without a digest",
             exported,
-            stats.get_value("hubspider/tags/received", 0),
-            stats.get_value("hubspider/pages", 0),
-            stats.get_value("hubspider/records/duplicate", 0),
-            stats.get_value("hubspider/skipped/not_a_platform", 0),
-            stats.get_value("hubspider/skipped/image_without_digest", 0),
-            stats.get_value("hubspider/skipped/tag_without_digest", 0),
+            self.stats.get_value(stats.TAGS_RECEIVED, 0),
+            self.stats.get_value(stats.PAGES, 0),
+            self.stats.get_value(stats.RECORDS_DUPLICATE, 0),
+            self.stats.get_value(stats.SKIPPED_NOT_A_PLATFORM, 0),
+            self.stats.get_value(stats.SKIPPED_IMAGE_WITHOUT_DIGEST, 0),
+            self.stats.get_value(stats.SKIPPED_TAG_WITHOUT_DIGEST, 0),
         )
         self._report_capped()
         if self.losses:
             lines = "\n".join(summarize_losses(self.losses))
             logger.error(
                 "The crawl lost data (%d losses); the export is incomplete:\n%s",
-                stats.get_value(LOST_STAT, 0),
+                self.stats.get_value(stats.LOST, 0),
                 lines,
             )
-        if reason != "finished" and not stats.get_value("hubspider/auth/failed"):
+        if reason != "finished" and not self.stats.get_value(stats.AUTH_FAILED):
             resume = " run the same command again to resume it" if self.crawler.settings.get("JOBDIR") else ""
             logger.error("The crawl did not finish (%s); the export is incomplete;%s", reason, resume)
 
@@ -79,8 +79,8 @@ class CrawlReport:
         capped: dict[str, int] = getattr(self.crawler.spider, "capped", {})
         if not capped:
             return
-        self.stats.set_value("hubspider/anonymous_cap/repositories", len(capped))
-        self.stats.set_value("hubspider/anonymous_cap/tags", sum(capped.values()))
+        self.stats.set_value(stats.ANONYMOUS_CAP_REPOSITORIES, len(capped))
+        self.stats.set_value(stats.ANONYMOUS_CAP_TAGS, sum(capped.values()))
         worst = sorted(capped.items(), key=lambda item: -item[1])
         listed = ", ".join(f"{name} ({count})" for name, count in worst[:20])
         more = f" and {len(worst) - 20} more" if len(worst) > 20 else ""

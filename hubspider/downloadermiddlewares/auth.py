@@ -11,90 +11,30 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from scrapy import Request, signals
 from scrapy.exceptions import CloseSpider, NotConfigured
 
-from hubspider.arguments import ArgumentError, parse_api_url, same_origin
-from hubspider.middlewares import REDIRECT_STATUSES, redirect_target
-from hubspider.pages import api_message
+from hubspider import stats
+from hubspider.config import Credentials, hub_config
+from hubspider.downloadermiddlewares.origin import REDIRECT_STATUSES, redirect_target
+from hubspider.hub.pages import api_message
+from hubspider.origins import same_origin
+from hubspider.redaction import redact_in_logs
 
 if TYPE_CHECKING:
     from typing import Self
 
     from scrapy.crawler import Crawler
     from scrapy.http import Response
-    from scrapy.settings import BaseSettings
 
 logger = logging.getLogger(__name__)
 
 AUTH_META = "hubspider_sign_in"
 RETRIED_401_META = "hubspider_retried_401"
 REDACTED = "********"
-
-
-@dataclass(frozen=True, slots=True, repr=False)
-class Credentials:
-    username: str
-    token: str
-
-    def __repr__(self) -> str:
-        return f"Credentials({self.username!r}, {REDACTED})"
-
-
-def credentials_from(settings: BaseSettings) -> Credentials | None:
-    """HUB_USERNAME and HUB_TOKEN, or DOCKERHUB_USERNAME and DOCKERHUB_TOKEN from the environment."""
-    username = settings.get("HUB_USERNAME") or os.environ.get("DOCKERHUB_USERNAME", "")
-    token = settings.get("HUB_TOKEN") or os.environ.get("DOCKERHUB_TOKEN", "")
-    if not username and not token:
-        return None
-    if not username or not token:
-        raise ArgumentError(
-            "signing in needs both a username and a token: set DOCKERHUB_USERNAME and DOCKERHUB_TOKEN "
-            "(or the HUB_USERNAME and HUB_TOKEN settings)"
-        )
-    return Credentials(username, token)
-
-
-_secrets: set[str] = set()
-_record_factory = logging.getLogRecordFactory()
-
-
-def _redacting_record_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-    record = _record_factory(*args, **kwargs)
-    message = record.getMessage()
-    if any(secret in message for secret in _secrets):
-        for secret in _secrets:
-            message = message.replace(secret, REDACTED)
-        record.msg, record.args = message, ()
-    return record
-
-
-def redact_in_logs(secret: str) -> None:
-    """From now on, no log record of this process shows `secret`."""
-    if len(secret) >= 8:
-        _secrets.add(secret)
-    if logging.getLogRecordFactory() is not _redacting_record_factory:
-        logging.setLogRecordFactory(_redacting_record_factory)
-
-
-class RedactSecretsExtension:
-    """Scrubs the PAT from logs before Scrapy logs the overridden settings (an extension
-    is built before that line is written; a middleware only after)."""
-
-    def __init__(self, credentials: Credentials) -> None:
-        redact_in_logs(credentials.token)
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> Self:
-        credentials = credentials_from(crawler.settings)
-        if credentials is None:
-            raise NotConfigured
-        return cls(credentials)
 
 
 class SignInError(Exception):
@@ -129,7 +69,7 @@ class HubAuthMiddleware:
     def __init__(self, crawler: Crawler, credentials: Credentials) -> None:
         self.crawler = crawler
         self.credentials = credentials
-        self.api_url = parse_api_url(crawler.settings.get("HUB_API_URL"))
+        self.api_url = hub_config(crawler).api_url
         self.renew_after = crawler.settings.getfloat("HUB_TOKEN_RENEW_AFTER")
         self.token: str | None = None
         self.issued_at = 0.0
@@ -138,7 +78,7 @@ class HubAuthMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        credentials = credentials_from(crawler.settings)
+        credentials = hub_config(crawler).credentials
         if credentials is None:
             raise NotConfigured
         return cls(crawler, credentials)
@@ -149,7 +89,7 @@ class HubAuthMiddleware:
             await self.renew()
         except SignInError as error:
             logger.error("Sign-in to %s as %r failed: %s", self.api_url, self.credentials.username, error)
-            self.crawler.stats.set_value("hubspider/auth/failed", 1)
+            self.crawler.stats.set_value(stats.AUTH_FAILED, 1)
             raise CloseSpider("sign_in_failed") from None
         logger.info("Signed in to %s as %r", self.api_url, self.credentials.username)
 
@@ -163,7 +103,7 @@ class HubAuthMiddleware:
             self.token = await self._fetch_token()
             self.issued_at = time.monotonic()
             redact_in_logs(self.token)
-            self.crawler.stats.inc_value("hubspider/auth/tokens")
+            self.crawler.stats.inc_value(stats.AUTH_TOKENS)
 
     def _expiring(self) -> bool:
         return time.monotonic() - self.issued_at > self.renew_after
@@ -199,7 +139,7 @@ class HubAuthMiddleware:
         if response.status != 401 or not sent or request.meta.get(RETRIED_401_META):
             return response
         # The token expired early or was revoked: renew it (in process_request) and try once more.
-        self.crawler.stats.inc_value("hubspider/auth/401")
+        self.crawler.stats.inc_value(stats.AUTH_401)
         if sent[0].decode().removeprefix("Bearer ") == self.token:
             self.token = None
         retry = request.replace(dont_filter=True)

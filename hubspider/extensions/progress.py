@@ -14,6 +14,8 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import create_looping_call
 
+from hubspider import stats
+
 if TYPE_CHECKING:
     from typing import Self
 
@@ -58,8 +60,8 @@ class Progress:
         return self.stats.get_value(name, 0)
 
     def eta(self, elapsed: float) -> str:
-        total, done = self.value("hubspider/tags/total"), self.value("hubspider/tags/received")
-        if self.value("hubspider/repositories/counted") < self.value("hubspider/repositories/total"):
+        total, done = self.value(stats.TAGS_TOTAL), self.value(stats.TAGS_RECEIVED)
+        if self.value(stats.REPOSITORIES_COUNTED) < self.value(stats.REPOSITORIES_TOTAL):
             return "ETA once every repository's first page is in"
         if not done or elapsed <= 0:
             return "ETA unknown"
@@ -72,13 +74,13 @@ class Progress:
         self.requests_before = requests
         logger.info(
             "Progress: %d/%d repositories, %d/%d tags, %d records exported, %.1f requests/s, %d 429s, %s",
-            self.value("hubspider/repositories/done"),
-            self.value("hubspider/repositories/total"),
-            self.value("hubspider/tags/received"),
-            self.value("hubspider/tags/total"),
-            self.value("hubspider/records/exported"),
+            self.value(stats.REPOSITORIES_DONE),
+            self.value(stats.REPOSITORIES_TOTAL),
+            self.value(stats.TAGS_RECEIVED),
+            self.value(stats.TAGS_TOTAL),
+            self.value(stats.RECORDS_EXPORTED),
             rate,
-            self.value("hubspider/ratelimit/429"),
+            self.value(stats.RATELIMIT_429),
             self.eta(elapsed),
         )
 
@@ -92,12 +94,12 @@ class Progress:
             "(%.1f/s), %d 429s",
             reason,
             _duration(elapsed),
-            self.value("hubspider/repositories/done"),
-            self.value("hubspider/repositories/total"),
-            self.value("hubspider/tags/received"),
-            self.value("hubspider/tags/total"),
-            self.value("hubspider/records/exported"),
+            self.value(stats.REPOSITORIES_DONE),
+            self.value(stats.REPOSITORIES_TOTAL),
+            self.value(stats.TAGS_RECEIVED),
+            self.value(stats.TAGS_TOTAL),
+            self.value(stats.RECORDS_EXPORTED),
             requests,
             requests / elapsed if elapsed > 0 else 0.0,
-            self.value("hubspider/ratelimit/429"),
+            self.value(stats.RATELIMIT_429),
         )

@@ -19,6 +19,7 @@ from scrapy import signals
 from scrapy.extensions.feedexport import FeedExporter as ScrapyFeedExporter
 from scrapy.utils.defer import deferred_from_coro
 
+from hubspider import stats
 from hubspider.items import DigestRecords
 from hubspider.losses import report_loss
 
@@ -127,7 +128,7 @@ class FeedExporter(ScrapyFeedExporter):
     def _unwritten(self, item: Any) -> None:
         if isinstance(item, DigestRecords):
             item.unwritten = True
-            self.crawler.stats.inc_value("hubspider/feed/pages_unwritten")
+            self.crawler.stats.inc_value(stats.FEED_PAGES_UNWRITTEN)
 
     def close_descriptors(self) -> None:
         for descriptor in self.descriptors.values():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from w3lib.url import add_or_replace_parameter, canonicalize_url, url_query_parameter
+from hubspider.hub.urls import page_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,13 +62,6 @@ class Walk:
         self.pending.update(page.page for page in pages)
         self.last_page = max([self.last_page, *(page.page for page in pages)])
         self.asked.update(page_key(page.url) for page in pages)
-
-
-def page_key(url: str) -> str:
-    """Which page of a listing a URL asks for: the first page is `page=1` whether it says so or not."""
-    if url_query_parameter(url, "page") is None:
-        url = add_or_replace_parameter(url, "page", "1")
-    return canonicalize_url(url)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""Downloader middlewares that are not about the rate limit or signing in."""
+"""Every request stays on the origin it is for: redirects judged before they are followed."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
 from scrapy import signals
-from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.exceptions import IgnoreRequest
 from w3lib.url import safe_url_string
 
-from hubspider.arguments import parse_api_url, same_origin
+from hubspider import stats
+from hubspider.config import hub_config
 from hubspider.losses import report_loss
-from hubspider.pages import NOT_JSON, PAGE_META, page_problem
+from hubspider.origins import same_origin
 
 if TYPE_CHECKING:
     from typing import Self
@@ -20,32 +20,6 @@ if TYPE_CHECKING:
     from scrapy import Request
     from scrapy.crawler import Crawler
     from scrapy.http import Response
-
-
-class MalformedPageRetryMiddleware:
-    """Retry a 200 whose body is not JSON: Hub sometimes answers with HTML or cut-off JSON.
-
-    JSON of the wrong shape would come again as it is: it goes to the spider at once, which
-    refuses the page as lost, as does a body still malformed after the retries.
-    """
-
-    def __init__(self, crawler: Crawler) -> None:
-        self.crawler = crawler
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> Self:
-        return cls(crawler)
-
-    def process_response(self, request: Request, response: Response) -> Request | Response:
-        if response.status != 200 or not request.meta.get(PAGE_META):
-            return response
-        problem = page_problem(response)
-        if problem is None or not problem.startswith(NOT_JSON):
-            return response
-        retry = get_retry_request(
-            request, spider=self.crawler.spider, reason=f"malformed page: {problem.split(' (')[0]}"
-        )
-        return retry or response
 
 
 # The answers Scrapy's RedirectMiddleware follows.
@@ -98,11 +72,11 @@ class OriginMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        return cls(crawler, parse_api_url(crawler.settings.get("HUB_API_URL")))
+        return cls(crawler, hub_config(crawler).api_url)
 
     def process_request(self, request: Request) -> None:
         if not same_origin(request.url, self.api_url):
-            self.crawler.stats.inc_value("hubspider/offsite/refused")
+            self.crawler.stats.inc_value(stats.OFFSITE_REFUSED)
             raise IgnoreRequest(f"{request.url} is off the API origin {self.api_url}: refused")
 
     def process_response(self, request: Request, response: Response) -> Response:
@@ -116,7 +90,7 @@ class OriginMiddleware:
         if problem is None:
             return response
         offsite = not same_origin(target, self.api_url)
-        self.crawler.stats.inc_value("hubspider/offsite/refused" if offsite else "hubspider/redirect/refused")
+        self.crawler.stats.inc_value(stats.OFFSITE_REFUSED if offsite else stats.REDIRECT_REFUSED)
         raise IgnoreRequest(problem)
 
     def request_dropped(self, request: Request) -> None:

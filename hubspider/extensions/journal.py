@@ -25,11 +25,13 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.job import job_dir
 
-from hubspider.feeds import FeedExporter, local_path
+from hubspider import stats
+from hubspider.extensions.feedexport import FeedExporter, local_path
+from hubspider.hub.urls import page_key
 from hubspider.items import DigestRecords
 from hubspider.losses import data_lost, report_loss
+from hubspider.planning import Continuation, PageDone, Walk
 from hubspider.records import record_key
-from hubspider.state import Continuation, PageDone, Walk, page_key
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -200,7 +202,7 @@ class CrawlJournal:
                     continue
                 if cut := _truncate_partial_line(path):
                     logger.warning("Removed a broken last line (%d bytes) from %s", cut, path)
-                    self.crawler.stats.inc_value("hubspider/resume/broken_lines_removed")
+                    self.crawler.stats.inc_value(stats.RESUME_BROKEN_LINES_REMOVED)
                 self.earlier_keys.update(_record_keys(path, feed["format"]))
         logger.info(
             "Resuming: %d pages done, %d to go on from, %d records already exported",

@@ -1,4 +1,4 @@
-"""Run the emulator on its own: `python -m tests.fakehub --port 8080`."""
+"""Run the emulator on its own: `python -m fakehub --port 8080`."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def _user(text: str) -> tuple[str, str]:
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m tests.fakehub", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m fakehub", description=__doc__)
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--repositories", type=int, default=12, help="repositories in library")
     parser.add_argument("--tags", type=int, default=1_500, help="tags shared by those repositories")

@@ -1,0 +1,93 @@
+"""The project's own settings, parsed once per crawl into one object that every component reads."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+from weakref import WeakKeyDictionary
+
+from hubspider.addons import PROFILES
+from hubspider.arguments import ArgumentError
+from hubspider.redaction import REDACTED
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from scrapy.settings import BaseSettings
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Credentials:
+    username: str
+    token: str
+
+    def __repr__(self) -> str:
+        return f"Credentials({self.username!r}, {REDACTED})"
+
+
+def credentials_from(settings: BaseSettings) -> Credentials | None:
+    """HUB_USERNAME and HUB_TOKEN, or DOCKERHUB_USERNAME and DOCKERHUB_TOKEN from the environment."""
+    username = settings.get("HUB_USERNAME") or os.environ.get("DOCKERHUB_USERNAME", "")
+    token = settings.get("HUB_TOKEN") or os.environ.get("DOCKERHUB_TOKEN", "")
+    if not username and not token:
+        return None
+    if not username or not token:
+        raise ArgumentError(
+            "signing in needs both a username and a token: set DOCKERHUB_USERNAME and DOCKERHUB_TOKEN "
+            "(or the HUB_USERNAME and HUB_TOKEN settings)"
+        )
+    return Credentials(username, token)
+
+
+def parse_api_url(value: str) -> str:
+    """The `HUB_API_URL` origin without a trailing slash, or an ArgumentError."""
+    url = urlsplit(str(value).strip())
+    if url.scheme not in ("http", "https") or not url.hostname or url.query or url.fragment:
+        raise ArgumentError(
+            f"invalid HUB_API_URL {value!r}: expected an origin such as https://hub.docker.com"
+        )
+    return f"{url.scheme}://{url.netloc}{url.path.rstrip('/')}"
+
+
+@dataclass(frozen=True, slots=True)
+class HubConfig:
+    """What the crawl needs to know of Docker Hub and of the store."""
+
+    api_url: str
+    credentials: Credentials | None
+    # Anonymous tag listings answer 403 from this offset on; 0: no cap.
+    anonymous_cap: int
+    profile: str
+    store_enabled: bool
+    store_path: str
+
+    @classmethod
+    def from_settings(cls, settings: BaseSettings) -> HubConfig:
+        """Raises ArgumentError (one line) for a value that cannot work."""
+        profile = settings.get("HUB_PROFILE", "polite")
+        if profile not in PROFILES:
+            raise ArgumentError(f"unknown HUB_PROFILE {profile!r}: expected one of {', '.join(PROFILES)}")
+        return cls(
+            api_url=parse_api_url(settings.get("HUB_API_URL")),
+            credentials=credentials_from(settings),
+            anonymous_cap=settings.getint("HUB_ANONYMOUS_OFFSET_CAP"),
+            profile=profile,
+            store_enabled=settings.getbool("HUB_STORE_ENABLED"),
+            store_path=settings.get("HUB_STORE_PATH"),
+        )
+
+    @property
+    def signed_in(self) -> bool:
+        return self.credentials is not None
+
+
+_configs: WeakKeyDictionary[Crawler, HubConfig] = WeakKeyDictionary()
+
+
+def hub_config(crawler: Crawler) -> HubConfig:
+    """The crawl's HubConfig, parsed from its settings the first time a component asks."""
+    config = _configs.get(crawler)
+    if config is None:
+        config = _configs[crawler] = HubConfig.from_settings(crawler.settings)
+    return config
