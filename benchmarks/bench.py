@@ -3,7 +3,10 @@
 Starts the emulator at the chosen size, latency and rate limit in its own process, then
 runs one after the other: hubspider (`scrapy crawl library`), a sequential `requests`
 script and an asyncio + aiohttp crawler at the same concurrency. Prints, for each, wall
-time, requests made, records per second, CPU seconds and peak RSS, and the ratios.
+time, requests made, records per second, CPU seconds (of the crawl and every process it
+waited for, the store's writer included), peak RSS of the crawl process and of all its
+processes together, and the ratios. `--project DIR` runs hubspider from another checkout
+(an older commit, for a before/after table).
 
     .venv/bin/python -m benchmarks.bench --repositories 180 --tags 60000 --latency 0.05
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -34,6 +38,8 @@ class Run:
     wall: float
     cpu: float
     peak_rss_mb: float
+    # The crawl's and its store writer's peaks together, where the writer reports its own.
+    all_rss_mb: float
     requests: int
     records: int
     status: int
@@ -72,22 +78,27 @@ def exported(path: Path) -> list[str]:
     return sorted(json.dumps({k: v for k, v in r.items() if k != "seen_at"}, sort_keys=True) for r in records)
 
 
-def measure(name: str, command: list[str], url: str) -> Run:
+def measure(name: str, command: list[str], url: str, cwd: Path = ROOT) -> Run:
     before = server_stats(url)
-    started = time.monotonic()
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.monotonic() - started
+    with tempfile.TemporaryFile() as log:
+        started = time.monotonic()
+        process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=log)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.monotonic() - started
+        log.seek(0)
+        stderr = log.read().decode(errors="replace")
     process.returncode = os.waitstatus_to_exitcode(status)
-    stderr = process.stderr.read().decode() if process.stderr else ""
     after = server_stats(url)
+    peak = usage.ru_maxrss / 1024
+    writer = re.search(r"'hubspider/store/writer_peak_rss_mb': ([0-9.]+)", stderr)
     if process.returncode != 0:
         print(f"{name} exited {process.returncode}:\n{stderr[-2000:]}", file=sys.stderr)
     return Run(
         name=name,
         wall=wall,
         cpu=usage.ru_utime + usage.ru_stime,
-        peak_rss_mb=usage.ru_maxrss / 1024,
+        peak_rss_mb=peak,
+        all_rss_mb=peak + (float(writer.group(1)) if writer else 0.0),
         requests=after.get("requests", 0) - before.get("requests", 0),
         records=0,
         status=process.returncode,
@@ -104,7 +115,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tags", type=int, default=60_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.05)
-    parser.add_argument("--concurrency", type=int, default=8, help="requests in flight, for all crawlers")
+    parser.add_argument("--concurrency", type=int, default=16, help="requests in flight, for all crawlers")
     parser.add_argument("--rate-limit", type=int, help="requests per --rate-window the emulator allows")
     parser.add_argument("--rate-window", type=float, default=60.0)
     parser.add_argument(
@@ -113,6 +124,7 @@ def main(argv: list[str] | None = None) -> None:
         default=[],
         choices=["hubspider", "hubspider-again", "hubspider-nostore", "sequential", "aiohttp"],
     )
+    parser.add_argument("--project", type=Path, default=ROOT, help="the checkout whose hubspider to run")
     args = parser.parse_args(argv)
 
     python = sys.executable
@@ -137,7 +149,8 @@ def main(argv: list[str] | None = None) -> None:
                 python, "-m", "scrapy", "crawl", "library", "-s", f"HUB_API_URL={url}",
                 "-s", f"CONCURRENT_REQUESTS={concurrency}",
                 "-s", f"CONCURRENT_REQUESTS_PER_DOMAIN={concurrency}",
-                "-s", "LOG_LEVEL=WARNING", "-s", "HUB_ANONYMOUS_OFFSET_CAP=0",
+                # INFO: the closing stats carry the store writer's peak RSS.
+                "-s", "LOG_LEVEL=INFO", "-s", "HUB_PROGRESS_INTERVAL=0", "-s", "HUB_ANONYMOUS_OFFSET_CAP=0",
             ]  # fmt: skip
             crawlers = {
                 # As shipped: the SQLite store on, first crawl into an empty store.
@@ -162,7 +175,8 @@ def main(argv: list[str] | None = None) -> None:
             for name, command in crawlers.items():
                 if name in args.skip:
                     continue
-                runs.append(measure(name, command, url))
+                checkout = args.project if name.startswith("hubspider") else ROOT
+                runs.append(measure(name, command, url, checkout))
                 print(f"  {name}: {runs[-1].wall:.1f} s", file=sys.stderr, flush=True)
             # Only now: a child forked from a big parent would count the parent's pages in its peak RSS.
             expected = truth(args.repositories, args.tags, args.seed)
@@ -184,13 +198,15 @@ def report(args: argparse.Namespace, minimal: int, expected: int, runs: list[Run
         f"minimal requests {minimal}"
     )
     print()
-    print("| crawler | wall s | requests | records/s | CPU s | peak RSS MB | 429s | exact | exit |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    columns = "crawler, wall s, requests, records/s, CPU s, peak RSS MB, all processes MB, 429s, exact, exit"
+    print(f"| {' | '.join(columns.split(', '))} |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for run in runs:
         exact = "yes" if run.exact else "no"
         print(
             f"| {run.name} | {run.wall:.1f} | {run.requests} | {run.records_per_second:,.0f} | "
-            f"{run.cpu:.1f} | {run.peak_rss_mb:.0f} | {run.rate_limited} | {exact} | {run.status} |"
+            f"{run.cpu:.1f} | {run.peak_rss_mb:.0f} | {run.all_rss_mb:.0f} | {run.rate_limited} | "
+            f"{exact} | {run.status} |"
         )
     by_name = {run.name: run for run in runs}
     print()
@@ -199,10 +215,14 @@ def report(args: argparse.Namespace, minimal: int, expected: int, runs: list[Run
         if hub is None:
             continue
         if "sequential" in by_name:
-            print(f"- sequential / {name} wall: {by_name['sequential'].wall / hub.wall:.2f}x (target >= 10)")
+            print(f"- {name} / sequential wall: {hub.wall / by_name['sequential'].wall:.3f}x (target <= 0.1)")
         if "aiohttp" in by_name:
             print(f"- {name} / aiohttp wall: {hub.wall / by_name['aiohttp'].wall:.2f}x (target <= 1.25)")
         print(f"- {name} requests / minimal: {hub.requests} / {minimal}")
+        print(
+            f"- {name} peak RSS: {hub.peak_rss_mb:.0f} MB (target < 160), "
+            f"all processes {hub.all_rss_mb:.0f} MB (target < 300)"
+        )
         if args.rate_limit:
             floor = minimal / args.rate_limit * args.rate_window
             print(f"- {name} wall / (minimal requests / limit): {hub.wall / floor:.3f} (target <= 1.10)")

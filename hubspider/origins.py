@@ -5,7 +5,12 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 
-def same_origin(url: str, api_url: str) -> bool:
-    """Whether `url` stays on the API's scheme, host and port."""
-    target, api = urlsplit(url), urlsplit(api_url)
-    return (target.scheme, target.netloc.lower()) == (api.scheme, api.netloc.lower())
+def same_origin(url: str, other: str) -> bool:
+    """Whether `url` is on the scheme, host and port of `other`."""
+    return origin_of(url) == origin_of(other)
+
+
+def origin_of(url: str) -> str:
+    """`scheme://host:port` of a URL, lower-cased: what a rate limit or a token is for."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.lower()}"

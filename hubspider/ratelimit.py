@@ -95,7 +95,7 @@ def utc(moment: float) -> str:
 
 
 class Pacer:
-    """When the next request to the API may go: one schedule, and one waiting budget, for the crawl."""
+    """When the next request to one origin may go: one schedule, and one waiting budget, for the crawl."""
 
     def __init__(self, clock: Callable[[], float] = time.time, max_wait: float = math.inf) -> None:
         self.clock = clock

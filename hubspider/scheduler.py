@@ -9,12 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from scrapy.core.scheduler import Scheduler
-from scrapy.dupefilters import RFPDupeFilter
+from scrapy.dupefilters import BaseDupeFilter, RFPDupeFilter
 
 
 class MemoryScheduler(Scheduler):
-    def __init__(self, *args: Any, jobdir: str | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, jobdir=None, **kwargs)
+    def __init__(self, dupefilter: BaseDupeFilter, jobdir: str | None = None, **kwargs: Any) -> None:
+        super().__init__(dupefilter, jobdir=None, **kwargs)
 
 
 class MemoryDupeFilter(RFPDupeFilter):

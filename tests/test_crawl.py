@@ -11,6 +11,8 @@ import pytest
 from hubspider.items import DigestRecordItem
 from tests.helpers import as_keys, run_crawl, without_seen_at
 
+pytestmark = pytest.mark.e2e
+
 EXIT_INCOMPLETE = 3
 
 

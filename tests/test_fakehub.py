@@ -28,6 +28,7 @@ def all_tags(hub):
     return [tag for repos in hub.namespaces.values() for r in repos.values() for tag in r.unique_tags]
 
 
+@pytest.mark.e2e
 def test_page_size_defaults_to_10_and_is_capped_at_100(hub_server):
     status, page = get(hub_server, "/v2/repositories/library/almalinux/tags")
     assert status == 200
@@ -37,6 +38,7 @@ def test_page_size_defaults_to_10_and_is_capped_at_100(hub_server):
     assert "page_size=100" in page["next"]
 
 
+@pytest.mark.e2e
 def test_next_is_absolute_and_built_from_the_host_header(hub_server):
     _, page = get(hub_server, "/v2/repositories/library/almalinux/tags?page_size=100", host="hub.example:81")
     assert page["next"].startswith("http://hub.example:81/v2/repositories/library/almalinux/tags?")
@@ -44,6 +46,7 @@ def test_next_is_absolute_and_built_from_the_host_header(hub_server):
     assert page["previous"] is None
 
 
+@pytest.mark.e2e
 def test_following_next_reaches_every_tag_once_but_the_drifted_one(hub, hub_server):
     repository = hub.namespaces["library"]["almalinux"]
     url = "/v2/repositories/library/almalinux/tags?page_size=100&ordering=last_updated"
@@ -58,33 +61,39 @@ def test_following_next_reaches_every_tag_once_but_the_drifted_one(hub, hub_serv
     assert names[99] == names[100] == duplicated[0]
 
 
+@pytest.mark.e2e
 def test_tags_are_listed_newest_first(hub_server):
     _, page = get(hub_server, "/v2/repositories/library/bash/tags?page_size=100&ordering=last_updated")
     updated = [tag["last_updated"] for tag in page["results"]]
     assert updated == sorted(updated, reverse=True)
 
 
+@pytest.mark.e2e
 def test_a_page_past_the_last_is_404(hub_server):
     status, body = get(hub_server, "/v2/repositories/library/alpine/tags?page_size=100&page=2")
     assert status == 404
     assert set(body) == {"message", "errinfo"}
 
 
+@pytest.mark.e2e
 def test_unknown_ordering_is_400(hub_server):
     status, _ = get(hub_server, "/v2/repositories/library/?ordering=stars")
     assert status == 400
 
 
+@pytest.mark.e2e
 def test_empty_repository_has_count_0(hub_server):
     status, page = get(hub_server, "/v2/repositories/library/archlinux/tags?page_size=100")
     assert (status, page) == (200, {"count": 0, "next": None, "previous": None, "results": []})
 
 
+@pytest.mark.e2e
 def test_unknown_repository_is_404(hub_server):
     status, _ = get(hub_server, "/v2/repositories/library/nope/tags")
     assert status == 404
 
 
+@pytest.mark.e2e
 def test_documented_twin_endpoints_serve_the_same(hub_server):
     _, first = get(hub_server, "/v2/repositories/library/alpine/tags?page_size=5")
     _, twin = get(hub_server, "/v2/namespaces/library/repositories/alpine/tags?page_size=5")
@@ -93,6 +102,7 @@ def test_documented_twin_endpoints_serve_the_same(hub_server):
     assert [r["name"] for r in repos["results"]] == ["nginx", "postgresql", "redis"]
 
 
+@pytest.mark.e2e
 def test_repository_results_have_every_documented_field(hub_server):
     _, page = get(hub_server, "/v2/repositories/library/?page_size=100")
     fields = (
@@ -104,6 +114,7 @@ def test_repository_results_have_every_documented_field(hub_server):
     assert page["count"] == 12
 
 
+@pytest.mark.e2e
 def test_tag_results_have_every_documented_field(hub_server):
     _, page = get(hub_server, "/v2/repositories/library/bash/tags?page_size=1")
     tag = page["results"][0]

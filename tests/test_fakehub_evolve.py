@@ -214,6 +214,7 @@ def test_new_digests_are_unique_over_repeated_evolutions():
         seen |= new
 
 
+@pytest.mark.e2e
 def test_serving_after_evolve_shows_the_change_on_the_first_page():
     hub = fresh_hub()
     path = "/v2/repositories/library/{}/tags?page_size=100&ordering=last_updated"

@@ -63,12 +63,14 @@ def sign_in(server: HubServer, user: str = "alice", secret: str = "pat") -> str:
 # Rate limit
 
 
+@pytest.mark.e2e
 def test_no_rate_limit_headers_by_default():
     with HubServer(make_hub(3, 300)) as server:
         _, headers, _ = call(server, TAGS)
     assert not [name for name in headers if name.lower().startswith("x-ratelimit")]
 
 
+@pytest.mark.e2e
 def test_rate_limit_headers_count_down():
     with HubServer(make_hub(3, 300), rate_limit=5) as server:
         before = time.time()
@@ -82,6 +84,7 @@ def test_rate_limit_headers_count_down():
     assert {h["X-RateLimit-Reset"] for _, h, _ in answers} == {reset}
 
 
+@pytest.mark.e2e
 def test_rate_limit_headers_are_on_every_answer():
     with HubServer(make_hub(3, 300), rate_limit=5) as server:
         status, headers, _ = call(server, "/v2/nope")
@@ -90,6 +93,7 @@ def test_rate_limit_headers_are_on_every_answer():
     assert (post_status, post_headers["X-RateLimit-Remaining"]) == (404, "3")
 
 
+@pytest.mark.e2e
 def test_over_the_limit_is_429_with_x_retry_after():
     with HubServer(make_hub(3, 300), rate_limit=2) as server:
         call(server, TAGS)
@@ -105,6 +109,7 @@ def test_over_the_limit_is_429_with_x_retry_after():
     assert (stats["429"], stats["status/429"], stats["status/200"], stats["requests"]) == (1, 1, 2, 3)
 
 
+@pytest.mark.e2e
 def test_over_the_limit_is_429_with_retry_after_seconds():
     with HubServer(make_hub(3, 300), rate_limit=1, rate_limit_style="retry-after-seconds") as server:
         call(server, TAGS)
@@ -114,6 +119,7 @@ def test_over_the_limit_is_429_with_retry_after_seconds():
     assert "X-Retry-After" not in headers
 
 
+@pytest.mark.e2e
 def test_over_the_limit_is_429_with_retry_after_date():
     with HubServer(make_hub(3, 300), rate_limit=1, rate_limit_style="retry-after-date") as server:
         call(server, TAGS)
@@ -124,6 +130,7 @@ def test_over_the_limit_is_429_with_retry_after_date():
     assert retry_at == int(headers["X-RateLimit-Reset"])
 
 
+@pytest.mark.e2e
 def test_over_the_limit_is_a_bare_429():
     with HubServer(make_hub(3, 300), rate_limit=1, rate_limit_style="bare") as server:
         _, allowed_headers, _ = call(server, TAGS)
@@ -134,6 +141,7 @@ def test_over_the_limit_is_a_bare_429():
     assert not [name for name in headers if "retry" in name.lower() or "ratelimit" in name.lower()]
 
 
+@pytest.mark.e2e
 def test_the_next_window_lets_requests_through_again():
     with HubServer(make_hub(3, 300), rate_limit=2, rate_window=0.5) as server:
         call(server, TAGS)
@@ -211,6 +219,7 @@ def test_limiter_rejects_bad_arguments(arguments):
 # Faults
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("fault", ["500", "502", "504"])
 def test_server_error_faults(fault):
     with HubServer(make_hub(3, 300), fault_rate=1.0, faults=(fault,)) as server:
@@ -222,6 +231,7 @@ def test_server_error_faults(fault):
     assert stats[f"faults/{fault}"] == 1
 
 
+@pytest.mark.e2e
 def test_reset_fault_resets_the_connection():
     with HubServer(make_hub(3, 300), fault_rate=1.0, faults=("reset",)) as server:
         with pytest.raises(ConnectionResetError):  # RemoteDisconnected is one too
@@ -231,6 +241,7 @@ def test_reset_fault_resets_the_connection():
     assert not [key for key in stats if key.startswith("status/")]
 
 
+@pytest.mark.e2e
 def test_html_fault_is_a_200_html_page():
     with HubServer(make_hub(3, 300), fault_rate=1.0, faults=("html",)) as server:
         status, headers, body = call(server, TAGS)
@@ -239,6 +250,7 @@ def test_html_fault_is_a_200_html_page():
     assert body.startswith(b"<!DOCTYPE html>")
 
 
+@pytest.mark.e2e
 def test_truncated_fault_cuts_the_json_but_not_the_http_message():
     host = {"Host": "hub.example"}
     with HubServer(make_hub(3, 300)) as server:
@@ -252,6 +264,7 @@ def test_truncated_fault_cuts_the_json_but_not_the_http_message():
         json.loads(body)
 
 
+@pytest.mark.e2e
 def test_slow_fault_waits_then_serves():
     with HubServer(make_hub(3, 300), fault_rate=1.0, faults=("slow",), slow_seconds=0.3) as server:
         started = time.monotonic()
@@ -260,6 +273,7 @@ def test_slow_fault_waits_then_serves():
     assert (status, len(body["results"])) == (200, 100)
 
 
+@pytest.mark.e2e
 def test_faults_are_deterministic_for_a_seed():
     def statuses(seed: int) -> list[int]:
         faults = ("500", "502", "504")
@@ -273,12 +287,14 @@ def test_faults_are_deterministic_for_a_seed():
     assert {500, 502, 504} & set(first)
 
 
+@pytest.mark.e2e
 def test_no_faults_by_default():
     with HubServer(make_hub(3, 300)) as server:
         assert {call(server, TAGS)[0] for _ in range(10)} == {200}
         assert not [key for key in server.stats if key.startswith("faults/")]
 
 
+@pytest.mark.e2e
 def test_faults_come_after_the_rate_limit():
     with HubServer(make_hub(3, 300), rate_limit=1, fault_rate=1.0, faults=("500",)) as server:
         first_status, first_headers, _ = call(server, TAGS)
@@ -297,6 +313,7 @@ def test_unknown_fault_kind_is_refused():
 # Sign-in
 
 
+@pytest.mark.e2e
 def test_token_endpoint_issues_opaque_tokens_for_known_users():
     with HubServer(make_hub(3, 300), users={"alice": "pat"}) as server:
         first, second = sign_in(server), sign_in(server)
@@ -306,6 +323,7 @@ def test_token_endpoint_issues_opaque_tokens_for_known_users():
     assert stats["auth/tokens_issued"] == 2
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(("user", "secret"), [("alice", "wrong"), ("bob", "pat")])
 def test_token_endpoint_refuses_bad_credentials(user, secret):
     with HubServer(make_hub(3, 300), users={"alice": "pat"}) as server:
@@ -315,6 +333,7 @@ def test_token_endpoint_refuses_bad_credentials(user, secret):
     assert stats["auth/tokens_issued"] == 0
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     "body", [b"not json", b"[1, 2]", b'{"identifier": "alice"}', b'{"identifier": "alice", "secret": 1}', b""]
 )
@@ -325,6 +344,7 @@ def test_token_endpoint_refuses_malformed_bodies(body):
     assert "detail" in json.loads(answer)
 
 
+@pytest.mark.e2e
 def test_deprecated_login_route_gives_a_working_token():
     with HubServer(make_hub(3, 3000), users={"alice": "pat"}) as server:
         status, body = post_json(server, "/v2/users/login", {"username": "alice", "password": "pat"})
@@ -335,6 +355,7 @@ def test_deprecated_login_route_gives_a_working_token():
         assert bad_status == 400
 
 
+@pytest.mark.e2e
 def test_expired_and_unknown_tokens_are_401():
     with HubServer(make_hub(3, 300), users={"alice": "pat"}, token_ttl=0.2) as server:
         token = sign_in(server)
@@ -347,6 +368,7 @@ def test_expired_and_unknown_tokens_are_401():
     assert (stats["auth/rejected"], stats["auth/signed_in"]) == (2, 1)
 
 
+@pytest.mark.e2e
 def test_unknown_post_path_is_404_json():
     with HubServer(make_hub(3, 300)) as server:
         status, body = post_json(server, "/v2/repositories/library/alpine/tags", {})
@@ -358,6 +380,7 @@ def test_unknown_post_path_is_404_json():
 # Anonymous depth cap
 
 
+@pytest.mark.e2e
 def test_anonymous_tag_pages_at_offset_1000_are_403_but_served_when_signed_in():
     hub = make_hub(3, 3000)
     assert len(hub.namespaces["library"]["alpine"].tags) > 1100
@@ -371,12 +394,14 @@ def test_anonymous_tag_pages_at_offset_1000_are_403_but_served_when_signed_in():
     assert stats["anonymous_capped"] == 2
 
 
+@pytest.mark.e2e
 def test_repository_listings_are_not_capped():
     with HubServer(make_hub(3, 300), anonymous_offset_cap=1) as server:
         assert get_json(server, "/v2/repositories/library/?page_size=1&page=3")[0] == 200
         assert get_json(server, "/v2/repositories/library/alpine/tags?page_size=1&page=2") == (403, CAPPED)
 
 
+@pytest.mark.e2e
 def test_the_cap_can_be_turned_off():
     with HubServer(make_hub(3, 3000), anonymous_offset_cap=None) as server:
         assert get_json(server, TAGS + "&page=11")[0] == 200
@@ -385,6 +410,7 @@ def test_the_cap_can_be_turned_off():
 # Churn
 
 
+@pytest.mark.e2e
 def test_churn_add_pushes_a_newest_tag_once_after_page_1():
     hub = make_hub(3, 300)
     repository = hub.namespaces["library"]["alpine"]
@@ -410,6 +436,7 @@ def test_churn_add_pushes_a_newest_tag_once_after_page_1():
     assert {record["platform"] for record in pushed} == {"linux/amd64", "linux/arm64/v8", None}
 
 
+@pytest.mark.e2e
 def test_churn_remove_deletes_the_tag_at_position_10():
     hub = make_hub(3, 300)
     repository = hub.namespaces["library"]["alpine"]
@@ -434,6 +461,7 @@ def test_churn_is_refused_for_unknown_modes():
 # Counters and the command line
 
 
+@pytest.mark.e2e
 def test_counters_by_path_and_by_outcome():
     with HubServer(make_hub(3, 300)) as server:
         call(server, TAGS)
@@ -444,6 +472,7 @@ def test_counters_by_path_and_by_outcome():
     assert (stats["requests"], stats["status/200"], stats["status/404"]) == (3, 2, 1)
 
 
+@pytest.mark.e2e
 def test_command_line_flags_set_the_knobs():
     args = parse_arguments(
         [
@@ -477,6 +506,7 @@ def test_command_line_flags_set_the_knobs():
         server.server_close()
 
 
+@pytest.mark.e2e
 def test_command_line_defaults_keep_the_knobs_off():
     server = make_server(parse_arguments(["--port=0"]), make_hub(3, 300))
     try:

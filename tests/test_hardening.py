@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import socket
 
+import pytest
+
 from fakehub import HubServer, make_hub
 from hubspider.extensions.report import summarize_losses
 from tests.helpers import run_crawl, stat
@@ -15,6 +17,7 @@ EXIT_INCOMPLETE = 3
 
 
 
+@pytest.mark.e2e
 def test_resuming_into_a_json_feed_is_refused_in_one_line(slow_hub, tmp_path):  # noqa: F811
     _, server = slow_hub
     returncode, _ = interrupt(server, tmp_path, 10, output="digests.json")
@@ -29,6 +32,7 @@ def test_resuming_into_a_json_feed_is_refused_in_one_line(slow_hub, tmp_path):  
     assert (tmp_path / "digests.json").read_bytes() == before
 
 
+@pytest.mark.e2e
 def test_a_json_feed_of_another_name_resumes(slow_hub, tmp_path):  # noqa: F811
     _, server = slow_hub
     returncode, _ = interrupt(server, tmp_path, 10, output="first.json")
@@ -37,6 +41,7 @@ def test_a_json_feed_of_another_name_resumes(slow_hub, tmp_path):  # noqa: F811
     assert result.returncode == 0, result.stderr[-3000:]
 
 
+@pytest.mark.e2e
 def test_progress_after_a_resume_counts_the_repositories_of_the_listing(slow_hub, tmp_path):  # noqa: F811
     _, server = slow_hub
     returncode, _ = interrupt(server, tmp_path, 10)
@@ -47,6 +52,7 @@ def test_progress_after_a_resume_counts_the_repositories_of_the_listing(slow_hub
     assert ": 12/12 repositories" in result.stderr
 
 
+@pytest.mark.e2e
 def test_a_page_of_the_wrong_shape_is_refused_at_once_not_retried(tmp_path):
     with HubServer(make_hub(), fault_rate=1.0, faults=("shape",)) as server:
         result = run_crawl(server.url, tmp_path, "-a", "repos=rust")
@@ -56,6 +62,7 @@ def test_a_page_of_the_wrong_shape_is_refused_at_once_not_retried(tmp_path):
     assert stat(result, "retry/count") == 0
 
 
+@pytest.mark.e2e
 def test_a_store_that_is_garbage_stops_the_crawl_before_it_starts(tmp_path):
     store = tmp_path / "output" / "hubspider.sqlite3"
     store.parent.mkdir()
@@ -70,6 +77,7 @@ def test_a_store_that_is_garbage_stops_the_crawl_before_it_starts(tmp_path):
     assert not result.output.exists()
 
 
+@pytest.mark.e2e
 def test_a_host_that_does_not_answer_ends_in_one_closing_line(tmp_path):
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))

@@ -6,8 +6,12 @@ import json
 import pickle
 import re
 
+import pytest
+
 from fakehub import HubServer, make_hub
 from tests.helpers import as_keys, run_crawl, without_seen_at
+
+pytestmark = pytest.mark.e2e
 
 USER, PAT = "hubspider-ci", "dckr_pat_Cache7vN3xY7kLm2Pw9Rt5Bc1"
 

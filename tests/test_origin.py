@@ -54,6 +54,7 @@ def received_nothing(server: HubServer) -> bool:
 # End to end: the sign-in
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("status", [307, 308, 302])
 def test_a_redirected_sign_in_sends_the_other_host_nothing_and_stops(status, tmp_path):
     with HubServer(make_hub()) as other:
@@ -70,6 +71,7 @@ def test_a_redirected_sign_in_sends_the_other_host_nothing_and_stops(status, tmp
     assert PAT not in result.stderr
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("answer", "said"),
     [("html", "HTTP 200 text/html"), ("no-token", "HTTP 200 JSON without an access_token")],
@@ -89,6 +91,7 @@ def test_a_sign_in_answered_without_a_token_stops_the_crawl(answer, said, tmp_pa
 # End to end: pages
 
 
+@pytest.mark.e2e
 def test_a_page_redirected_to_another_host_is_lost_and_named(tmp_path):
     hub = make_hub()
     with HubServer(make_hub()) as other:
@@ -106,6 +109,7 @@ def test_a_page_redirected_to_another_host_is_lost_and_named(tmp_path):
     assert as_keys(exported) == as_keys(hub.expected_records("library", ["bash"]))
 
 
+@pytest.mark.e2e
 def test_a_redirect_within_the_origin_is_followed(tmp_path):
     hub = make_hub()
     # Hub answers some listings on another path of the same origin (hub-api.md, "Next links").
@@ -120,6 +124,7 @@ def test_a_redirect_within_the_origin_is_followed(tmp_path):
     assert as_keys(without_seen_at(result.records())) == as_keys(hub.expected_records("library"))
 
 
+@pytest.mark.e2e
 def test_a_signed_in_crawl_never_sends_its_token_off_the_origin(tmp_path):
     with HubServer(make_hub()) as other:
         redirect = Redirect(RUST_TAGS, rf"{other.url}\g<0>", 307)
@@ -134,6 +139,7 @@ def test_a_signed_in_crawl_never_sends_its_token_off_the_origin(tmp_path):
     assert not any(secret in result.stderr for secret in [PAT, *tokens])
 
 
+@pytest.mark.e2e
 def test_a_page_that_redirects_to_itself_is_lost_as_a_loop(tmp_path):
     with HubServer(make_hub(), redirect=Redirect(RUST_TAGS, r"\g<0>")) as api:
         result = run_crawl(api.url, tmp_path, "-a", "repos=rust,bash")
@@ -144,6 +150,7 @@ def test_a_page_that_redirects_to_itself_is_lost_as_a_loop(tmp_path):
     assert stat(result, "hubspider/redirect/refused") == 1
 
 
+@pytest.mark.e2e
 def test_a_page_that_redirects_without_end_is_lost_naming_the_page_asked_for(tmp_path):
     endless = Redirect(r"^(/v2/repositories/library/rust/tags.*)$", r"\1&again=1")
     with HubServer(make_hub(), redirect=endless) as api:
@@ -155,6 +162,7 @@ def test_a_page_that_redirects_without_end_is_lost_naming_the_page_asked_for(tmp
     assert f"more than 3 redirects from {api.url}{RUST_PAGE}: refused" in loss
 
 
+@pytest.mark.e2e
 def test_a_page_redirected_to_a_page_already_asked_for_is_lost_not_dropped(tmp_path):
     # The dupe filter drops a request for a URL it has seen: without a word, the page would be missing.
     back_to_page_1 = Redirect(r"^(/v2/repositories/library/bash/tags\?[^&]+&[^&]+)&page=2$", r"\1")
@@ -365,6 +373,7 @@ def test_an_emulator_token_answer_must_be_known():
         HubServer(make_hub(1, 10), token_answer="maybe")
 
 
+@pytest.mark.e2e
 def test_the_emulator_command_line_sets_a_redirect():
     argv = ["--port", "0", "--redirect-pattern", "^/v2/auth", "--redirect-to", r"http://x\g<0>"]
     server = make_server(parse_arguments([*argv, "--redirect-status", "307"]), make_hub(1, 10))

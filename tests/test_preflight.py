@@ -311,6 +311,7 @@ def assert_refused(server: HubServer, workdir: Path, *arguments: str, output: st
     return stderr.strip()
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     "setting",
     [
@@ -330,39 +331,46 @@ def test_bad_setting_stops_the_crawl_in_one_line(fresh_hub, tmp_path, setting):
     assert message.startswith(f"Error: invalid {name} '{value}': expected ")
 
 
+@pytest.mark.e2e
 def test_jobdir_under_a_file_stops_the_crawl(fresh_hub, tmp_path, a_file):
     message = assert_refused(fresh_hub, tmp_path, "-s", "JOBDIR=somefile.txt/job", output="digests.jsonl")
     assert message.startswith("Error: cannot write JOBDIR 'somefile.txt/job'")
 
 
+@pytest.mark.e2e
 def test_log_file_under_a_file_stops_the_crawl(fresh_hub, tmp_path, a_file):
     message = assert_refused(fresh_hub, tmp_path, "-s", "LOG_FILE=somefile.txt/crawl.log")
     assert message.startswith("Error: cannot write LOG_FILE 'somefile.txt/crawl.log'")
 
 
+@pytest.mark.e2e
 def test_store_path_that_is_a_directory_stops_the_crawl(fresh_hub, tmp_path):
     (tmp_path / "store").mkdir()
     message = assert_refused(fresh_hub, tmp_path, "-s", "HUB_STORE_PATH=store")
     assert message == "Error: cannot write HUB_STORE_PATH 'store': it is a directory"
 
 
+@pytest.mark.e2e
 def test_output_under_a_file_stops_the_crawl(fresh_hub, tmp_path, a_file):
     message = assert_refused(fresh_hub, tmp_path, output="somefile.txt/out.jsonl")
     assert message.startswith("Error: cannot write feed target 'somefile.txt/out.jsonl'")
 
 
+@pytest.mark.e2e
 def test_output_that_is_a_directory_stops_the_crawl(fresh_hub, tmp_path):
     (tmp_path / "out.jsonl").mkdir()
     message = assert_refused(fresh_hub, tmp_path, output="out.jsonl")
     assert message == "Error: cannot write feed target 'out.jsonl': it is a directory"
 
 
+@pytest.mark.e2e
 def test_default_feed_under_a_file_stops_the_crawl(fresh_hub, tmp_path):
     (tmp_path / "output").write_text("a file where the output directory should be\n")
     message = assert_refused(fresh_hub, tmp_path, "-s", "HUB_STORE_ENABLED=False")
     assert message.startswith("Error: cannot write feed target 'output/%(name)s-%(time)s.jsonl'")
 
 
+@pytest.mark.e2e
 def test_a_good_crawl_still_passes(fresh_hub, tmp_path):
     result = run_crawl(fresh_hub.url, tmp_path, "-a", "repos=alpine")
     assert result.returncode == 0, result.stderr

@@ -8,6 +8,8 @@ import pytest
 from fakehub import HubServer, make_hub
 from tests.helpers import as_keys, run_crawl, stat, without_seen_at
 
+pytestmark = pytest.mark.e2e
+
 EXIT_INCOMPLETE = 3
 FAST_BACKOFF = ("-s", "HUB_BACKOFF_BASE=0.05")
 USER, PAT = "hubspider-ci", "dckr_pat_Zq8vN3xY7kLm2Pw9Rt5Bc1Df"

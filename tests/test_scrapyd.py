@@ -17,6 +17,8 @@ import pytest
 from fakehub import HubServer, make_hub
 from tests.helpers import PROJECT_ROOT, as_keys, without_seen_at
 
+pytestmark = pytest.mark.e2e
+
 USER, PAT = "hubspider-ci", "dckr_pat_Scrapyd7vN3xY7kLm2Pw9Rt5B"
 BIN = Path(sys.executable).parent
 

@@ -61,6 +61,7 @@ def status_and_retry_after(url: str) -> tuple[int, str | None]:
         return error.code, error.headers.get("Retry-After")
 
 
+@pytest.mark.e2e
 def test_an_overloaded_emulator_answers_its_first_requests_429():
     with HubServer(make_hub(), overload=2, retry_after=7) as server:
         url = f"{server.url}/v2/repositories/library/alpine/tags?page_size=100"
@@ -71,6 +72,7 @@ def test_an_overloaded_emulator_answers_its_first_requests_429():
 # The crawl.
 
 
+@pytest.mark.e2e
 def test_a_429_asking_for_a_day_stops_the_crawl_and_names_the_loss(tmp_path):
     hub = make_hub()
     repositories = [name for name, repository in hub.namespaces["library"].items() if repository.tags]
@@ -101,6 +103,7 @@ def test_a_429_asking_for_a_day_stops_the_crawl_and_names_the_loss(tmp_path):
     assert stat(result, "hubspider/lost/page") >= 1
 
 
+@pytest.mark.e2e
 def test_an_empty_window_resetting_tomorrow_stops_the_crawl_and_names_the_loss(tmp_path):
     with HubServer(make_hub(), rate_limit=1, rate_window=1.0, reset_ahead=DAY) as server:
         repos = f"repos={MULTI_PAGE_REPOSITORY}"
@@ -116,6 +119,7 @@ def test_an_empty_window_resetting_tomorrow_stops_the_crawl_and_names_the_loss(t
     assert "HUB_RATELIMIT_MAX_WAIT (900 s for the whole crawl)" in summary
 
 
+@pytest.mark.e2e
 def test_a_wait_within_the_budget_is_waited_and_logged_once(tmp_path):
     hub = make_hub()
     # Latency: all three first pages are sent before the first 429 comes back.
@@ -135,6 +139,7 @@ def test_a_wait_within_the_budget_is_waited_and_logged_once(tmp_path):
     assert re.search(r"until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", line)
 
 
+@pytest.mark.e2e
 def test_a_long_wait_is_a_warning(tmp_path):
     with HubServer(make_hub(), overload=1, retry_after=DAY) as server:
         patient = ("-s", f"HUB_RATELIMIT_MAX_WAIT={2 * DAY}")
@@ -177,6 +182,7 @@ def finish(process: subprocess.Popen[str], timeout: float = 20) -> int:
         pytest.fail(f"the crawl had not stopped {timeout} s after Ctrl-C")
 
 
+@pytest.mark.e2e
 def test_ctrl_c_ends_a_long_wait_at_once_and_the_crawl_resumes(tmp_path):
     hub = make_hub()
     job = ("-s", f"JOBDIR={tmp_path / 'job'}", "-s", f"HUB_RATELIMIT_MAX_WAIT={2 * DAY}")

@@ -54,7 +54,7 @@ def token_from(response: Response) -> str:
     try:
         answer = json.loads(response.body)
     except ValueError:
-        content_type = response.headers.get("Content-Type", b"").decode("latin-1").split(";")[0]
+        content_type = (response.headers.get("Content-Type") or b"").decode("latin-1").split(";")[0]
         raise SignInError(
             f"HTTP 200 {content_type or 'without a Content-Type'} ({len(response.body)} bytes), "
             "not a token: refused"

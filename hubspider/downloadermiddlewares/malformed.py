@@ -36,7 +36,7 @@ class MalformedPageRetryMiddleware:
         problem = page_problem(response)
         if problem is None or not problem.startswith(NOT_JSON):
             return response
-        retry = get_retry_request(
-            request, spider=self.crawler.spider, reason=f"malformed page: {problem.split(' (')[0]}"
-        )
+        spider = self.crawler.spider
+        assert spider is not None, "responses only come while a spider is open"
+        retry = get_retry_request(request, spider=spider, reason=f"malformed page: {problem.split(' (')[0]}")
         return retry or response

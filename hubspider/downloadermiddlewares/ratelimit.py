@@ -1,4 +1,8 @@
-"""Keep to Docker Hub's rate limit (hubspider/ratelimit.py), and back off between retries."""
+"""Keep to each origin's rate limit (hubspider/ratelimit.py), and back off between retries.
+
+Every origin a crawl talks to (the Hub API today; a registry and its token service next) has
+its own window, its own 429s and its own waiting budget, so each gets its own Pacer.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from scrapy.utils.defer import deferred_from_coro
 
 from hubspider import stats
 from hubspider.config import hub_config
-from hubspider.origins import same_origin
+from hubspider.origins import origin_of
 from hubspider.ratelimit import (
     CLOSE_REASON,
     LONG_HOLD,
@@ -45,11 +49,13 @@ class RateLimitMiddleware:
             raise NotConfigured
         self.crawler = crawler
         self.stats = crawler.stats
-        self.api_url = hub_config(crawler).api_url
         self.backoff_base = settings.getfloat("HUB_BACKOFF_BASE")
         self.backoff_max = settings.getfloat("HUB_BACKOFF_MAX")
-        self.pacer = Pacer(max_wait=settings.getfloat("HUB_RATELIMIT_MAX_WAIT"))
-        self.bare_429_streak = 0
+        self.max_wait = settings.getfloat("HUB_RATELIMIT_MAX_WAIT")
+        # The name each origin has in log lines.
+        self.names = {origin_of(hub_config(crawler).api_url): "Hub"}
+        self.pacers: dict[str, Pacer] = {}
+        self.bare_429_streaks: dict[str, int] = {}
         self.closing: Deferred[None] | None = None
 
     @classmethod
@@ -63,11 +69,17 @@ class RateLimitMiddleware:
         """Whether the crawl is ending: Ctrl-C (Crawler.stop) or a refused hold."""
         return self.closing is not None or not self.crawler.crawling
 
+    def pacer_for(self, request: Request) -> Pacer:
+        origin = origin_of(request.url)
+        pacer = self.pacers.get(origin)
+        if pacer is None:
+            pacer = self.pacers[origin] = Pacer(max_wait=self.max_wait)
+        return pacer
+
     async def process_request(self, request: Request) -> Request | None:
-        if not same_origin(request.url, self.api_url):
-            return None
-        if self.pacer.refused is not None:
-            self.give_up(self.pacer.refused)
+        pacer = self.pacer_for(request)
+        if pacer.refused is not None:
+            self.give_up(pacer.refused, request)
         retry_times = request.meta.get("retry_times", 0)
         if retry_times and request.meta.get(BACKED_OFF_META) != retry_times:
             # An ordinary retry (5xx, reset, timeout, malformed page) waits before it goes.
@@ -75,17 +87,17 @@ class RateLimitMiddleware:
             if not await sleep_unless(self.backoff(retry_times), self.stopping):
                 return self.put_back(request)
         while True:
-            turn = self.pacer.reserve()
-            delay = turn - self.pacer.clock()
+            turn = pacer.reserve()
+            delay = turn - pacer.clock()
             if delay <= 0:
                 break
             if not await sleep_unless(delay, self.stopping):
                 return self.put_back(request)
-            if self.pacer.refused is not None:
-                self.give_up(self.pacer.refused)
-            if self.pacer.blocked_until <= self.pacer.clock():
+            if pacer.refused is not None:
+                self.give_up(pacer.refused, request)
+            if pacer.blocked_until <= pacer.clock():
                 break
-        self.pacer.in_flight += 1
+        pacer.in_flight += 1
         request.meta[PACED_META] = True
         return None
 
@@ -101,18 +113,19 @@ class RateLimitMiddleware:
         again.headers.pop(b"Authorization", None)
         return again
 
-    def give_up(self, refusal: RateLimitedTooLong) -> NoReturn:
+    def give_up(self, refusal: RateLimitedTooLong, request: Request) -> NoReturn:
         """The request is lost (the spider's errback names it, the refusal as the reason), and
         the crawl stops: every further request would meet the same limit."""
         self.stats.inc_value(stats.RATELIMIT_GAVE_UP)
-        self.stop_crawl(refusal)
+        self.stop_crawl(refusal, self.name(request))
         raise refusal.again()
 
     def process_response(self, request: Request, response: Response) -> Request | Response:
         if not request.meta.pop(PACED_META, False):
             return response
-        self.pacer.in_flight -= 1
-        now = self.pacer.clock()
+        pacer = self.pacer_for(request)
+        pacer.in_flight -= 1
+        now = pacer.clock()
         remaining = response.headers.get("X-RateLimit-Remaining")
         reset = response.headers.get("X-RateLimit-Reset")
         if remaining is not None and reset is not None:
@@ -122,46 +135,55 @@ class RateLimitMiddleware:
                 self.stats.inc_value(stats.RATELIMIT_BAD_HEADERS)
             else:
                 try:
-                    self.log_hold(self.pacer.observe(*window))
+                    self.log_hold(pacer.observe(*window), request)
                 except RateLimitedTooLong as refusal:
                     if response.status == 429:
-                        self.give_up(refusal)
+                        self.give_up(refusal, request)
                     # A good answer: the next request to go would be the one held, and lost;
                     # when none goes (the crawl was at its end), nothing is.
                     return response
+        origin = origin_of(request.url)
         if response.status != 429:
-            self.bare_429_streak = 0
+            self.bare_429_streaks.pop(origin, None)
             return response
         self.stats.inc_value(stats.RATELIMIT_429)
         if (asked := retry_at(response, now)) is not None:
             until, header = asked
             cause = f"429 with {header}"
         else:
-            self.bare_429_streak += 1
-            until = now + self.backoff(self.bare_429_streak)
-            cause = f"bare 429, backing off (#{self.bare_429_streak})"
+            streak = self.bare_429_streaks[origin] = self.bare_429_streaks.get(origin, 0) + 1
+            until = now + self.backoff(streak)
+            cause = f"bare 429, backing off (#{streak})"
         try:
-            self.log_hold(self.pacer.hold(until + RESET_MARGIN, cause))
+            self.log_hold(pacer.hold(until + RESET_MARGIN, cause), request)
         except RateLimitedTooLong as refusal:
-            self.give_up(refusal)
+            self.give_up(refusal, request)
         return request.replace(dont_filter=True)
 
-    def log_hold(self, hold: Hold | None) -> None:
-        self.stats.set_value(stats.RATELIMIT_HELD_SECONDS, round(self.pacer.held, 3))
+    def name(self, request: Request) -> str:
+        origin = origin_of(request.url)
+        return self.names.get(origin, origin)
+
+    def log_hold(self, hold: Hold | None, request: Request) -> None:
+        held = sum(pacer.held for pacer in self.pacers.values())
+        self.stats.set_value(stats.RATELIMIT_HELD_SECONDS, round(held, 3))
         if hold is None:
             return
         self.stats.inc_value(stats.RATELIMIT_HOLDS)
+        name = self.name(request)
         logger.log(
             logging.WARNING if hold.seconds > LONG_HOLD else logging.INFO,
-            "Rate limited by Hub (%s): holding every request to the API for %.1f s, until %s "
+            "Rate limited by %s (%s): holding every request to %s for %.1f s, until %s "
             "(%.0f s of HUB_RATELIMIT_MAX_WAIT left)",
+            name,
             hold.cause,
+            "the API" if name == "Hub" else name,
             hold.seconds,
             utc(hold.until),
-            self.pacer.wait_left,
+            self.pacer_for(request).wait_left,
         )
 
-    def stop_crawl(self, refusal: RateLimitedTooLong) -> None:
+    def stop_crawl(self, refusal: RateLimitedTooLong, name: str) -> None:
         """Close the spider, once, saying why."""
         if self.closing is not None:
             return
@@ -169,8 +191,9 @@ class RateLimitMiddleware:
         if engine is None or engine.spider is None:
             return
         logger.error(
-            "Rate limited by Hub beyond HUB_RATELIMIT_MAX_WAIT: %s, until %s. Stopping the crawl; "
+            "Rate limited by %s beyond HUB_RATELIMIT_MAX_WAIT: %s, until %s. Stopping the crawl; "
             "run it again later (with JOBDIR, the same command resumes it), or raise the setting",
+            name,
             refusal,
             utc(refusal.hold.until),
         )
@@ -179,4 +202,4 @@ class RateLimitMiddleware:
 
     def process_exception(self, request: Request, exception: Exception) -> None:
         if request.meta.pop(PACED_META, False):
-            self.pacer.in_flight -= 1
+            self.pacer_for(request).in_flight -= 1
