@@ -196,17 +196,26 @@ def directory_problem(path: Path) -> str | None:
     return _can_create_in(path)
 
 
-def local_feed_path(uri: str) -> Path | None:
-    """The filesystem path of a feed URI, or None for a feed that is not a local file.
-
-    Placeholders (`%(name)s`, `%(time)s`) are filled in only when the crawl starts: the path
-    is cut before the first part that holds one, which must then be creatable.
-    """
+def feed_file(uri: str) -> Path | None:
+    """The filesystem path of a feed URI, as Scrapy's FileFeedStorage writes it, or None for a
+    feed that is not a local file (`s3://`, `stdout:`)."""
     scheme = urlsplit(uri).scheme
     # A Windows drive letter parses as a scheme; such a path is a local file too.
     if scheme not in LOCAL_FEED_SCHEMES and len(scheme) != 1:
         return None
-    path = Path(file_uri_to_path(uri) if scheme == "file" else uri)
+    return Path(file_uri_to_path(uri) if scheme == "file" else uri)
+
+
+def local_feed_path(uri: str) -> Path | None:
+    """The filesystem path of a feed URI that the crawl must be able to create, or None for a
+    feed that is not a local file.
+
+    Placeholders (`%(name)s`, `%(time)s`) are filled in only when the crawl starts: the path
+    is cut before the first part that holds one, which must then be creatable.
+    """
+    path = feed_file(uri)
+    if path is None:
+        return None
     parts = path.parts
     for index, part in enumerate(parts):
         if PLACEHOLDER in part:

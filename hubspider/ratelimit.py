@@ -19,7 +19,6 @@ import asyncio
 import math
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 
@@ -88,10 +87,6 @@ def retry_at(response: Response, now: float) -> tuple[float, str] | None:
         except (TypeError, ValueError):
             pass
     return None
-
-
-def utc(moment: float) -> str:
-    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Pacer:

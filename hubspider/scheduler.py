@@ -1,6 +1,6 @@
 """Requests stay in memory: with JOBDIR, hubspider resumes from its journal instead.
 
-Scrapy's disk queues and `requests.seen` do not survive `kill -9` (see journal.py), and a
+Scrapy's disk queues and `requests.seen` do not survive `kill -9` (see hubspider/resume/), and a
 restored queue would send again what the journal already sends.
 """
 

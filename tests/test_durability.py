@@ -9,9 +9,11 @@ import sqlite3
 import pytest
 
 from fakehub import HubServer, make_hub
-from hubspider.extensions.journal import JOURNAL_FILE
+from hubspider.resume.entries import JOURNAL_FILE
 from tests.helpers import as_keys, records_of, run_crawl
 from tests.test_resume import assert_complete, interrupt, job_arguments, resume
+
+pytestmark = pytest.mark.e2e
 
 EXIT_INCOMPLETE = 3
 NO_STORE = ("-s", "HUB_STORE_ENABLED=False")

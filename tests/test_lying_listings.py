@@ -9,6 +9,8 @@ import pytest
 from fakehub import HubServer, make_hub
 from tests.helpers import as_keys, run_crawl, without_seen_at
 
+pytestmark = pytest.mark.e2e
+
 EXIT_INCOMPLETE = 3
 
 

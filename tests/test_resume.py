@@ -9,8 +9,10 @@ import time
 import pytest
 
 from fakehub import HubServer, make_hub
-from hubspider.extensions.journal import JOURNAL_FILE
+from hubspider.resume.entries import JOURNAL_FILE
 from tests.helpers import as_keys, crawl_process, records_of, run_crawl, without_seen_at
+
+pytestmark = pytest.mark.e2e
 
 EXIT_INCOMPLETE = 3
 

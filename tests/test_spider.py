@@ -41,6 +41,13 @@ def failure_of(response) -> Failure:
     return failure
 
 
+@pytest.fixture
+def signed_in(monkeypatch):
+    """Credentials in the environment: the spiders made in the test crawl signed in."""
+    monkeypatch.setenv("DOCKERHUB_USERNAME", "someone")
+    monkeypatch.setenv("DOCKERHUB_TOKEN", "dckr_pat_not_a_real_one")
+
+
 def start_requests(spider) -> list[Request]:
     async def collect():
         return [request async for request in spider.start()]
@@ -98,9 +105,8 @@ def test_listing_pages_go_before_first_pages_and_those_before_the_rest():
     assert listing.priority > first_pages[0].priority > later.priority
 
 
-def test_first_tags_page_asks_for_every_other_page_at_once():
+def test_first_tags_page_asks_for_every_other_page_at_once(signed_in):
     spider, _ = make_spider()
-    spider.signed_in = True
     response = stored_response("tags_alpine.json", ALPINE_URL)
     *requests, page = spider.parse_tags(response, continuation=first_page("alpine"))
     assert [r.cb_kwargs["continuation"].page for r in requests] == [2, 3, 4, 5]  # count 437
@@ -170,9 +176,8 @@ def test_a_walk_still_short_when_read_again_is_lost(caplog):
     assert "library/rust: 695 of 705 tags came, after reading the listing 2 times" in caplog.text
 
 
-def test_the_last_page_follows_next_when_tags_were_pushed():
+def test_the_last_page_follows_next_when_tags_were_pushed(signed_in):
     spider, _ = make_spider()
-    spider.signed_in = True
     body = b'{"count": 401, "next": "%s&page=6", "previous": null, "results": []}' % ALPINE_URL.encode()
     page_5 = later_page(spider, "alpine", 5, count=400)
     request, _ = spider.parse_tags(TextResponse(ALPINE_URL, body=body, request=Request(ALPINE_URL)), page_5)
@@ -295,9 +300,8 @@ def test_anonymous_403_deeper_than_expected_is_noted_not_lost():
     assert crawler.stats.get_value("hubspider/lost") is None
 
 
-def test_403_when_signed_in_is_lost():
+def test_403_when_signed_in_is_lost(signed_in):
     spider, crawler = make_spider()
-    spider.signed_in = True
     page_11 = later_page(spider, "ubuntu", 11, count=1437)
     response = stored_response(
         "anonymous_offset_cap.json", page_11.url, status=403, cb_kwargs={"continuation": page_11}
@@ -315,9 +319,8 @@ def test_a_first_page_counting_one_page_but_linking_on_asks_for_the_next():
     assert spider.walks[("alpine", 1)].pending == {2}
 
 
-def test_a_next_link_back_to_a_page_already_asked_for_is_a_loop():
+def test_a_next_link_back_to_a_page_already_asked_for_is_a_loop(signed_in):
     spider, crawler = make_spider()
-    spider.signed_in = True
     body = b'{"count": 400, "next": "%s&page=2", "previous": null, "results": []}' % ALPINE_URL.encode()
     page_4 = later_page(spider, "alpine", 4, count=400)
     spider.walks[("alpine", 1)].asked.add(page_key(f"{ALPINE_URL}&page=2"))

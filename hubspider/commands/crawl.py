@@ -11,9 +11,10 @@ from scrapy.utils.job import job_dir
 
 from hubspider import stats
 from hubspider.arguments import ArgumentError
-from hubspider.extensions.journal import JournalMismatchError, check_resumable
 from hubspider.extensions.report import CrawlReport
 from hubspider.preflight import check_settings, check_targets, project_data_dir
+from hubspider.resume.check import JournalMismatchError, check_resumable
+from hubspider.spiders.base import HubSpider
 from hubspider.store import Store, StoreError
 
 if TYPE_CHECKING:
@@ -50,11 +51,10 @@ class Command(ScrapyCrawlCommand):
             check_targets(self.settings, project_data_dir())
         except ArgumentError as error:
             _fail(str(error))
-        check_arguments = getattr(spidercls, "check_arguments", None)
-        if check_arguments is None:
+        if not issubclass(spidercls, HubSpider):
             return
         try:
-            check_arguments(self.settings, arguments)
+            spidercls.check_arguments(self.settings, arguments)
         except ArgumentError as error:
             _fail(str(error))
         if jobdir := job_dir(self.settings):

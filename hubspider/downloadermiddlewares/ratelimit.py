@@ -24,8 +24,8 @@ from hubspider.ratelimit import (
     RateLimitedTooLong,
     retry_at,
     sleep_unless,
-    utc,
 )
+from hubspider.timestamps import utc_timestamp
 
 if TYPE_CHECKING:
     from typing import Self
@@ -179,7 +179,7 @@ class RateLimitMiddleware:
             hold.cause,
             "the API" if name == "Hub" else name,
             hold.seconds,
-            utc(hold.until),
+            utc_timestamp(hold.until),
             self.pacer_for(request).wait_left,
         )
 
@@ -195,7 +195,7 @@ class RateLimitMiddleware:
             "run it again later (with JOBDIR, the same command resumes it), or raise the setting",
             name,
             refusal,
-            utc(refusal.hold.until),
+            utc_timestamp(refusal.hold.until),
         )
         # Scheduled, not awaited: closing waits for this very request to be done.
         self.closing = deferred_from_coro(engine.close_spider_async(reason=CLOSE_REASON))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
@@ -22,6 +21,7 @@ from scrapy.utils.defer import deferred_from_coro
 from hubspider import stats
 from hubspider.items import DigestRecords
 from hubspider.losses import report_loss
+from hubspider.preflight import feed_file
 
 if TYPE_CHECKING:
     from typing import Self
@@ -31,15 +31,6 @@ if TYPE_CHECKING:
     from scrapy.extensions.feedexport import FeedSlot
 
 FEED_FAILED = "feed_failed"
-
-
-def local_path(uri: str) -> str | None:
-    """The resolved path of a feed URI that is a local file, else None."""
-    if uri.startswith("file://"):
-        return str(Path(uri.removeprefix("file://")).resolve())
-    if "://" in uri or uri in ("-", "stdout:"):
-        return None
-    return str(Path(uri).resolve())
 
 
 class FeedExporter(ScrapyFeedExporter):
@@ -57,8 +48,8 @@ class FeedExporter(ScrapyFeedExporter):
         return exporter
 
     def local_feeds(self) -> list[tuple[str, str]]:
-        """(path, format) of each feed this crawl writes to a local file."""
-        return [(path, slot.format) for slot in self.slots if (path := local_path(slot.uri))]
+        """(resolved path, format) of each feed this crawl writes to a local file."""
+        return [(str(path.resolve()), slot.format) for slot in self.slots if (path := feed_file(slot.uri))]
 
     def item_scraped(self, item: Any, spider: Spider) -> None:
         if any(self.feeds[slot.uri_template]["batch_item_count"] for slot in self.slots):
@@ -98,7 +89,7 @@ class FeedExporter(ScrapyFeedExporter):
                 slot.file.close()
 
     def _keep_descriptor(self, slot: FeedSlot) -> None:
-        if slot.uri in self.descriptors or local_path(slot.uri) is None:
+        if slot.uri in self.descriptors or feed_file(slot.uri) is None:
             return
         # A feed that is not a plain file (post-processing) has no descriptor: nothing to sync.
         with contextlib.suppress(AttributeError, OSError, ValueError):

@@ -10,6 +10,7 @@ from scrapy import Spider, signals
 from hubspider import stats
 from hubspider.items import DigestRecords
 from hubspider.losses import data_lost, report_loss
+from hubspider.spiders.base import hub_spider
 
 if TYPE_CHECKING:
     from typing import Self
@@ -76,7 +77,7 @@ class CrawlReport:
             logger.error("The crawl did not finish (%s); the export is incomplete;%s", reason, resume)
 
     def _report_capped(self) -> None:
-        capped: dict[str, int] = getattr(self.crawler.spider, "capped", {})
+        capped = hub_spider(self.crawler).capped
         if not capped:
             return
         self.stats.set_value(stats.ANONYMOUS_CAP_REPOSITORIES, len(capped))

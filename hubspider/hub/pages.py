@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
@@ -34,7 +35,7 @@ def page_problem(response: Response) -> str | None:
     try:
         page = read_json(response)
     except ValueError as error:
-        content_type = response.headers.get("Content-Type", b"").decode("latin-1") or "no Content-Type"
+        content_type = (response.headers.get("Content-Type") or b"").decode("latin-1") or "no Content-Type"
         return f"{NOT_JSON} ({content_type}, {len(response.body)} bytes: {error})"
     if not isinstance(page, dict):
         return f"expected a JSON object, got {type(page).__name__}"
@@ -45,6 +46,22 @@ def page_problem(response: Response) -> str | None:
     if not isinstance(page.get("count"), int | None):
         return "'count' is not a number"
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class ListingPage:
+    """A page of a paginated listing, as the crawl's planning reads it."""
+
+    url: str  # where it was read from, after any redirect
+    count: int | None
+    next: str | None
+    results: list[Any]
+
+
+def listing_page(response: Response) -> ListingPage:
+    """The page a response holds, once `page_problem` has found none."""
+    page = read_json(response)
+    return ListingPage(response.url, page.get("count"), page.get("next") or None, page["results"])
 
 
 def api_message(response: Response) -> str | None:

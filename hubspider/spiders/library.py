@@ -1,146 +1,131 @@
 """The `library` spider: every tag of a Docker Hub namespace, as pages of tags.
 
-The repository listing is followed by its `next` links. A repository's tag listing is
-read in walks: its first page gives `count` and the `next` link, and the other pages are
-then asked for all at once, by page number in that link (following `next` one page after
-another would make the biggest repository, 130 pages, the floor of the whole crawl). The
-last page's `next`, if tags were pushed meanwhile, is followed. When a walk ends with fewer
-tags than `count` (tags were deleted under the offset paging), the listing is walked once
-more; a shortfall after that is a loss.
+The repository listing is followed by its `next` links; each repository's tags are read in
+walks (see hubspider/planning.py, which decides every page to ask for). The callbacks read
+a page, ask the planning what comes next, and do it: requests, losses, stats, the journal.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from scrapy import Request, Spider
+from scrapy import Request
 from scrapy.spidermiddlewares.httperror import HttpError
 
 from hubspider import stats
 from hubspider.arguments import CrawlArguments
-from hubspider.config import HubConfig, hub_config, parse_api_url
-from hubspider.extensions.journal import CrawlJournal
-from hubspider.hub.pages import PAGE_META, api_message, page_problem, read_json
-from hubspider.hub.urls import PAGE_SIZE, numbered_pages, page_key, repositories_url, tags_url
+from hubspider.config import parse_api_url
+from hubspider.hub.pages import PAGE_META, api_message, listing_page, page_problem
+from hubspider.hub.urls import page_key, repositories_url
 from hubspider.items import DigestRecords, TagPage
 from hubspider.losses import report_loss
-from hubspider.origins import same_origin
-from hubspider.planning import Baseline, Continuation, PageDone, Walk
+from hubspider.planning import (
+    Continuation,
+    Incremental,
+    PageDone,
+    Scope,
+    Walk,
+    first_tags_page,
+    plan_failed_page,
+    plan_listing_page,
+    plan_tags_page,
+)
+from hubspider.spiders.base import HubSpider
 from hubspider.store import Store, StoreError
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
-    from typing import Self
+    from collections.abc import AsyncIterator
 
-    from scrapy.crawler import Crawler
     from scrapy.http import Response
     from scrapy.settings import BaseSettings
     from twisted.python.failure import Failure
+
+    from hubspider.config import HubConfig
+    from hubspider.hub.pages import ListingPage
+    from hubspider.planning import Baseline, Plan, WalkKey
 
 logger = logging.getLogger(__name__)
 
 # Listings, then first pages, come first: only a first page tells how many pages follow.
 PRIORITIES = {"repositories": 2, "first page": 1, "page": 0}
-# A listing that changed while it was paged is walked once more before a shortfall is a loss.
-MAX_WALKS = 2
+INCREMENTAL_STATS = {
+    Incremental.STOPPED_EARLY: stats.INCREMENTAL_STOPPED_EARLY,
+    Incremental.WHOLE_WALK: stats.INCREMENTAL_WHOLE_WALKS,
+}
 
 
-class LibrarySpider(Spider):
+class LibrarySpider(HubSpider):
     name = "library"
 
-    def __init__(self, *args: Any, api_url: str = "https://hub.docker.com", **kwargs: Any) -> None:
+    def __init__(self, *args: Any, config: HubConfig, **kwargs: Any) -> None:
         self.arguments = CrawlArguments.parse(kwargs)
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, config=config, **kwargs)
         self.namespace = self.arguments.namespace
-        self.api_url = api_url
-        self.started_at = datetime.now(UTC)
-        self.signed_in = False
-        self.anonymous_cap = 0
-        self.journal: CrawlJournal | None = None
-        self.walks: dict[tuple[str, int], Walk] = {}
+        self.scope = Scope(config.api_url, self.namespace, config.signed_in, config.anonymous_cap)
+        self.walks: dict[WalkKey, Walk] = {}
         # The repository listing is a walk too, and the repositories it has named so far.
         self.listing = Walk()
         self.listed: set[str] = set()
         self.baselines: dict[str, Baseline] = {}
-        # Tags that the anonymous offset cap kept out of reach, by repository.
-        self.capped: dict[str, int] = {}
 
     @classmethod
     def check_arguments(cls, settings: BaseSettings, arguments: dict[str, Any]) -> None:
-        """Raise ArgumentError before the crawl starts, so the user gets one line."""
         CrawlArguments.parse(arguments)
-        HubConfig.from_settings(settings)
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
-        config = hub_config(crawler)
-        spider = super().from_crawler(crawler, *args, api_url=config.api_url, **kwargs)
-        spider.signed_in = config.signed_in
-        spider.anonymous_cap = config.anonymous_cap
-        return spider
+        super().check_arguments(settings, arguments)
 
     @classmethod
     def resume_key(cls, settings: BaseSettings, arguments: dict[str, Any]) -> dict[str, Any]:
-        """What makes two runs the same crawl, for resuming from a JOBDIR."""
-        api_url = parse_api_url(settings.get("HUB_API_URL"))
-        return CrawlArguments.parse(arguments).describe() | {"api_url": api_url}
+        return _crawl_key(CrawlArguments.parse(arguments), parse_api_url(settings.get("HUB_API_URL")))
 
     def journal_arguments(self) -> dict[str, Any]:
-        return self.arguments.describe() | {"api_url": self.api_url}
-
-    @property
-    def last_reachable_page(self) -> int | None:
-        """Anonymous tag listings answer 403 from offset 1000 on: page 11 is not asked for."""
-        return None if self.signed_in or not self.anonymous_cap else self.anonymous_cap // PAGE_SIZE
+        return _crawl_key(self.arguments, self.scope.api_url)
 
     async def start(self) -> AsyncIterator[Request]:
-        self.journal = self.crawler.get_extension(CrawlJournal)
+        for continuation in self.first_continuations():
+            yield self.request_for(continuation)
+
+    def first_continuations(self) -> list[Continuation]:
+        """The listing or the repositories asked for, and on resume, what the journal left to do."""
         if self.arguments.since == "auto":
             self.baselines = self.load_baselines()
+        journal = self.journal
+        continuations: list[Continuation] = []
+        repositories: list[str] = []
         if self.arguments.repositories is not None:
             self.crawler.stats.set_value(stats.REPOSITORIES_TOTAL, len(self.arguments.repositories))
-        for continuation in self.first_continuations():
-            if self.journal is None or not self.journal.is_done(continuation):
-                yield self.request_for(continuation)
+        if journal is not None and journal.resuming:
+            resumed = journal.state
+            self.walks, self.listing = resumed.walks, resumed.listing
+            continuations += resumed.pending
+            repositories = resumed.repositories
+            self.listed.update(repositories)
+            if self.listing.count:
+                self.crawler.stats.set_value(stats.REPOSITORIES_TOTAL, self.listing.count)
+            self.crawler.stats.set_value(stats.REPOSITORIES_DONE, resumed.finished_repositories)
+        if self.arguments.repositories is not None:
+            repositories = list(self.arguments.repositories)
+        else:
+            url = repositories_url(self.scope.api_url, self.namespace)
+            self.listing.asked.add(page_key(url))
+            continuations.append(Continuation("repositories", url))
+        continuations += [first_tags_page(self.scope, name) for name in dict.fromkeys(repositories)]
+        if journal is None:
+            return continuations
+        return [continuation for continuation in continuations if not journal.state.is_done(continuation)]
 
     def load_baselines(self) -> dict[str, Baseline]:
-        settings = self.crawler.settings
-        if not settings.getbool("HUB_STORE_ENABLED"):
+        if not self.config.store_enabled:
             logger.warning("since=auto needs the store (HUB_STORE_ENABLED): crawling everything")
             return {}
         try:
-            with Store(settings.get("HUB_STORE_PATH"), read_only=True) as store:
+            with Store(self.config.store_path, read_only=True) as store:
                 baselines = store.baselines(self.namespace)
         except StoreError as error:
             logger.warning("since=auto: %s: crawling everything", error)
             return {}
         logger.info("Incremental refresh: %d repositories known complete in the store", len(baselines))
         return baselines
-
-    def first_continuations(self) -> Iterator[Continuation]:
-        repositories: list[str] = []
-        if self.journal is not None and self.journal.resuming:
-            self.walks = self.journal.walks
-            self.listing = self.journal.listing
-            yield from self.journal.pending
-            repositories = self.journal.repositories
-            self.listed.update(repositories)
-            if self.listing.count:
-                self.crawler.stats.set_value(stats.REPOSITORIES_TOTAL, self.listing.count)
-            self.crawler.stats.set_value(stats.REPOSITORIES_DONE, self.journal.finished_repositories)
-        if self.arguments.repositories is not None:
-            repositories = list(self.arguments.repositories)
-        else:
-            url = repositories_url(self.api_url, self.namespace)
-            self.listing.asked.add(page_key(url))
-            yield Continuation("repositories", url)
-        for name in dict.fromkeys(repositories):
-            yield self.first_tags_page(name)
-
-    def first_tags_page(self, repository: str, walk: int = 1) -> Continuation:
-        return Continuation("tags", tags_url(self.api_url, self.namespace, repository), repository, walk=walk)
 
     def request_for(self, continuation: Continuation) -> Request:
         if continuation.kind == "repositories":
@@ -157,247 +142,95 @@ class LibrarySpider(Spider):
             priority=priority,
         )
 
-    def parse_repositories(self, response: Response, continuation: Continuation) -> Iterator[Request]:
+    def parse_repositories(self, response: Response, continuation: Continuation) -> list[Request]:
         page = self.read_page(response)
         if page is None:
-            return
-        then = self.next_link(response, page, continuation, self.listing)
-        yield from map(self.request_for, then)
-        names = []
-        for repository in page["results"]:
-            name = repository.get("name") if isinstance(repository, dict) else None
-            if not isinstance(name, str) or not name:
-                what = f"{repository!r:.80} of {response.url}"
-                report_loss(self.crawler, "repository", what, "it has no name", page=response.url)
-                continue
-            names.append(name)
-            yield self.request_for(self.first_tags_page(name))
-        self.crawler.stats.inc_value(stats.REPOSITORIES, len(names))
-        self.listed.update(names)
-        if isinstance(page.get("count"), int):
-            self.listing.count = page["count"]
-            self.crawler.stats.set_value(stats.REPOSITORIES_TOTAL, page["count"])
-        if not then and not self.listing.failed and len(self.listed) < self.listing.count:
-            # The pages ended before the count: trust neither, and say so.
-            listed, count = len(self.listed), self.listing.count
-            reason = f"its pages ended after {listed} of the {count} repositories it counts"
-            report_loss(self.crawler, "listing", response.url, reason, page=response.url)
-        if self.journal is not None:
-            done = PageDone(continuation, then, len(page["results"]), page.get("count") or 0, names)
-            self.journal.record_page(done)
+            return []
+        plan = plan_listing_page(page, continuation, self.listing, self.listed, self.scope)
+        self.crawler.stats.inc_value(stats.REPOSITORIES, len(plan.repositories))
+        if page.count is not None:
+            self.crawler.stats.set_value(stats.REPOSITORIES_TOTAL, page.count)
+        requests = self.perform(plan, continuation)
+        requests += [self.request_for(first_tags_page(self.scope, name)) for name in plan.repositories]
+        if (journal := self.journal) is not None:
+            # No records to wait for: the page is done once its losses are written.
+            done = PageDone(continuation, plan.then, len(page.results), page.count or 0, plan.repositories)
+            journal.record_page(done)
+        return requests
 
-    def parse_tags(self, response: Response, continuation: Continuation) -> Iterator[Request | TagPage]:
+    def parse_tags(self, response: Response, continuation: Continuation) -> list[Request | TagPage]:
         page = self.read_page(response)
         if page is None:
-            yield from map(self.request_for, self.page_gone(continuation, lost=True))
-            return
+            plan = plan_failed_page(None, continuation, self.walks, self.scope)
+            return list(self.perform(plan, continuation))
         repository = continuation.repository
         assert repository is not None
-        count = page.get("count") or 0
-        if continuation.page == 1:
-            self.walks[(repository, continuation.walk)] = Walk(
-                asked={page_key(continuation.url), page_key(response.url)}
-            )
-            if continuation.walk == 1:
-                self.crawler.stats.inc_value(stats.REPOSITORIES_COUNTED)
-                self.crawler.stats.inc_value(stats.TAGS_TOTAL, count)
-        walk = self.walks[(repository, continuation.walk)]
-        walk.received += len(page["results"])
-        walk.count = max(walk.count, count)
-        baseline = self.baselines.get(repository) if continuation.walk == 1 else None
-        if baseline is not None and not walk.whole:
-            then = self.changed_pages(response, page, continuation, walk, baseline)
-        else:
-            then = self.pages_after(response, page, continuation, walk)
-        then += self.page_gone(continuation)
-        yield from map(self.request_for, then)
-        done = PageDone(continuation, then, len(page["results"]), count)
-        yield TagPage(
-            self.namespace,
-            repository,
-            response.url,
-            page["results"],
-            done,
-            walk.complete,
-            walk.unchanged_rest,
+        if continuation.page == 1 and continuation.walk == 1:
+            self.crawler.stats.inc_value(stats.REPOSITORIES_COUNTED)
+            self.crawler.stats.inc_value(stats.TAGS_TOTAL, page.count or 0)
+        baseline = self.baselines.get(repository)
+        plan = plan_tags_page(page, continuation, self.walks, self.scope, baseline)
+        done = PageDone(continuation, plan.then, len(page.results), page.count or 0)
+        tags = TagPage(
+            self.namespace, repository, page.url, page.results, done, plan.completes, plan.unchanged_rest
         )
+        return [*self.perform(plan, continuation), tags]
 
-    def changed_pages(
-        self,
-        response: Response,
-        page: dict[str, Any],
-        continuation: Continuation,
-        walk: Walk,
-        baseline: Baseline,
-    ) -> list[Continuation]:
-        """Incremental: tags come newest first, so read on only while every tag is newer than
-        the last complete crawl; stop at the first page with an older one, unless `count`
-        says tags were deleted, which only a whole walk can find."""
-        tags = [tag for tag in page["results"] if isinstance(tag, dict)]
-        walk.new_tags += sum(tag.get("name") not in baseline.tags for tag in tags)
-        older = any(str(tag.get("last_updated") or "") < baseline.since for tag in tags)
-        if not older and page["next"]:
-            return self.next_link(response, page, continuation, walk)
-        if len(baseline.tags) + walk.new_tags <= walk.count or not page["next"]:
-            self.crawler.stats.inc_value(stats.INCREMENTAL_STOPPED_EARLY)
-            walk.unchanged_rest = True
-            return []
-        self.crawler.stats.inc_value(stats.INCREMENTAL_WHOLE_WALKS)
-        walk.whole = True
-        numbered = numbered_pages(page["next"], _pages_shown(walk.count, continuation.page)) or []
-        then = [
-            Continuation("tags", url, continuation.repository, continuation.walk, number)
-            for number, url in numbered
-            if number > continuation.page
-        ]
-        walk.plan(then)
-        return then
-
-    def pages_after(
-        self, response: Response, page: dict[str, Any], continuation: Continuation, walk: Walk
-    ) -> list[Continuation]:
-        """From a first page, every other page at once; from the last, its `next` if tags came."""
-        if page["next"] and not same_origin(page["next"], self.api_url):
-            return self.next_link(response, page, continuation, walk)  # refused and reported there
-        if continuation.page == 1 and page["next"]:
-            last = _pages_shown(walk.count, continuation.page)
-            if (cap := self.last_reachable_page) is not None and last > cap:
-                self.note_capped(continuation, max(walk.count - cap * PAGE_SIZE, 1))
-                last = cap
-            numbered = numbered_pages(page["next"], last)
-            if numbered is not None:
-                then = [
-                    Continuation("tags", url, continuation.repository, continuation.walk, number)
-                    for number, url in numbered
-                ]
-                walk.plan(then)
-                return then
-        if continuation.page < walk.last_page or continuation.page == self.last_reachable_page:
-            return []
-        return self.next_link(response, page, continuation, walk)
-
-    def next_link(
-        self, response: Response, page: dict[str, Any], continuation: Continuation, walk: Walk
-    ) -> list[Continuation]:
-        """The page after this one, planned in its walk; a link that leaves the API or leads back
-        to a page already asked for is refused, and the walk is then incomplete."""
-        next_url = page["next"]
-        if not next_url:
-            return []
-        if not same_origin(next_url, self.api_url):
-            reason = f"refused its 'next' link {next_url!r}: it leaves {self.api_url}"
-        elif page_key(next_url) in walk.asked:
-            reason = f"refused its 'next' link {next_url!r}: it leads back to a page already read (a loop)"
-        else:
-            kind, repository, number = continuation.kind, continuation.repository, continuation.walk
-            then = [Continuation(kind, next_url, repository, number, continuation.page + 1)]
-            walk.plan(then)
-            return then
-        walk.failed = True
-        report_loss(self.crawler, "page", response.url, reason, page=response.url)
-        return []
-
-    def page_gone(self, continuation: Continuation, *, lost: bool = False) -> list[Continuation]:
-        """A page of a walk is in (or lost, or past the end); after the last one, check the count."""
-        if continuation.kind != "tags":
-            return []
-        assert continuation.repository is not None
-        key = (continuation.repository, continuation.walk)
-        walk = self.walks.get(key)
-        if walk is None:  # the first page itself is lost: there is no walk to finish
-            self.crawler.stats.inc_value(stats.REPOSITORIES_DONE)
-            return []
-        walk.pending.discard(continuation.page)
-        walk.failed |= lost
-        if walk.pending:
-            return []
-        del self.walks[key]
-        return self.after_walk(continuation.repository, continuation.walk, walk)
-
-    def after_walk(self, repository: str, number: int, walk: Walk) -> list[Continuation]:
-        """A walk has ended: read the listing again if tags moved under it."""
-        if walk.unchanged_rest:
-            self.crawler.stats.inc_value(stats.REPOSITORIES_DONE)
-            walk.complete = True
-            return []
-        expected = walk.count
-        if (cap := self.last_reachable_page) is not None:
-            expected = min(expected, cap * PAGE_SIZE)
-        if walk.failed or walk.received >= expected:
-            self.crawler.stats.inc_value(stats.REPOSITORIES_DONE)
-            walk.complete = not walk.failed and expected == walk.count
-            return []
-        full_name = f"{self.namespace}/{repository}"
-        if number < MAX_WALKS:
-            logger.info(
-                "%s: %d of %d tags came; the listing changed while it was read, reading it again",
-                full_name,
-                walk.received,
-                expected,
+    def page_failed(self, failure: Failure) -> list[Request | DigestRecords]:
+        request = failure.request  # type: ignore[attr-defined]
+        continuation: Continuation = request.cb_kwargs["continuation"]
+        error = failure.value
+        response = error.response if isinstance(error, HttpError) else None
+        status = response.status if response is not None else None
+        plan = plan_failed_page(status, continuation, self.walks, self.scope)
+        if plan.page_lost:
+            if response is None:
+                reason = f"{type(error).__name__}: {failure.getErrorMessage()}"
+            else:
+                reason = f"HTTP {response.status}"
+                if message := api_message(response):
+                    reason += f" ({message})"
+            # The page asked for, not where a redirect led.
+            report_loss(self.crawler, "page", request.meta.get("redirect_urls", [request.url])[0], reason)
+        outputs: list[Request | DigestRecords] = [*self.perform(plan, continuation)]
+        if plan.completes:
+            # A page past the end ended a walk that read every tag: the store closes the others.
+            assert continuation.repository is not None
+            outputs.append(
+                DigestRecords(self.namespace, continuation.repository, request.url, [], completes=True)
             )
-            self.crawler.stats.inc_value(stats.REWALKS)
-            return [self.first_tags_page(repository, number + 1)]
-        self.crawler.stats.inc_value(stats.REPOSITORIES_DONE)
-        reason = f"{walk.received} of {expected} tags came, after reading the listing {number} times"
-        report_loss(self.crawler, "repository", full_name, reason, page=self.first_tags_page(repository).url)
-        return []
+        return outputs
 
-    def read_page(self, response: Response) -> dict[str, Any] | None:
-        """The page's JSON if it has the paginated shape; otherwise the page is lost."""
+    def read_page(self, response: Response) -> ListingPage | None:
+        """The page if it has the paginated shape; otherwise the page is lost."""
         self.crawler.stats.inc_value(stats.PAGES)
         if problem := page_problem(response):
             report_loss(self.crawler, "page", response.url, problem)
             return None
-        return read_json(response)
+        return listing_page(response)
 
-    def page_failed(self, failure: Failure) -> Iterator[Request | DigestRecords]:
-        request = failure.request  # type: ignore[attr-defined]
-        continuation: Continuation = request.cb_kwargs["continuation"]
-        if failure.check(HttpError):
-            response = failure.value.response
-            if self.past_the_end(response, continuation):
-                # Tags were deleted since the first page: fewer pages now. The count check decides.
-                walk = self.walks.get((continuation.repository, continuation.walk))
-                yield from map(self.request_for, self.page_gone(continuation))
-                if walk is not None and walk.complete:
-                    yield DigestRecords(
-                        self.namespace, continuation.repository, request.url, [], completes=True
-                    )
-                return
-            if self.anonymous_cap_reached(response, continuation):
-                yield from map(self.request_for, self.page_gone(continuation))
-                return
-            reason = f"HTTP {response.status}"
-            if message := api_message(response):
-                reason += f" ({message})"
-        else:
-            reason = f"{failure.type.__name__}: {failure.getErrorMessage()}"
-        # The page asked for, not where a redirect led.
-        report_loss(self.crawler, "page", request.meta.get("redirect_urls", [request.url])[0], reason)
-        yield from map(self.request_for, self.page_gone(continuation, lost=True))
-
-    def past_the_end(self, response: Response, continuation: Continuation) -> bool:
-        return response.status == 404 and continuation.kind == "tags" and continuation.page > 1
-
-    def anonymous_cap_reached(self, response: Response, continuation: Continuation) -> bool:
-        """A 403 deeper than page 1 of an anonymous crawl: Hub's cap came sooner than expected."""
-        if response.status != 403 or self.signed_in or continuation.kind != "tags" or continuation.page == 1:
-            return False
-        assert continuation.repository is not None
-        walk = self.walks.get((continuation.repository, continuation.walk))
-        count = walk.count if walk is not None else 0
-        self.note_capped(continuation, count - (continuation.page - 1) * PAGE_SIZE)
-        return True
-
-    def note_capped(self, continuation: Continuation, unreachable: int) -> None:
-        """Anonymous paging stops at offset 1000: not a loss, but the summary says what is missing."""
-        assert continuation.repository is not None
-        if continuation.walk == 1:
-            known = self.capped.get(continuation.repository, 0)
-            self.capped[continuation.repository] = max(known, unreachable)
+    def perform(self, plan: Plan, continuation: Continuation) -> list[Request]:
+        """Report what the plan found, count what it decided, and make its requests."""
+        for loss in plan.losses:
+            report_loss(self.crawler, loss.kind, loss.what, loss.reason, page=loss.page)
+        if plan.capped and continuation.repository is not None:
+            repository = continuation.repository
+            self.capped[repository] = max(self.capped.get(repository, 0), plan.capped)
+        if plan.incremental is not None:
+            self.crawler.stats.inc_value(INCREMENTAL_STATS[plan.incremental])
+        if plan.repository_done:
+            self.crawler.stats.inc_value(stats.REPOSITORIES_DONE)
+        if (shortfall := plan.rewalk) is not None:
+            logger.info(
+                "%s/%s: %d of %d tags came; the listing changed while it was read, reading it again",
+                self.namespace,
+                shortfall.repository,
+                shortfall.received,
+                shortfall.expected,
+            )
+            self.crawler.stats.inc_value(stats.REWALKS)
+        return [self.request_for(then) for then in plan.then]
 
 
-def _pages_shown(count: int, page: int) -> int:
-    """How many pages a page with a `next` link says there are: its `count` may say fewer, but
-    the link shows at least one more page, and what the pages show wins."""
-    return max(-(-count // PAGE_SIZE), page + 1)
+def _crawl_key(arguments: CrawlArguments, api_url: str) -> dict[str, Any]:
+    return arguments.describe() | {"api_url": api_url}
