@@ -1,7 +1,7 @@
 """How fast the store answers at millions of rows: `lookup` by digest and `history` by image.
 
-Fills a store with synthetic builds (each a 5-platform index), sightings and tags, then
-times the two queries the commands run, warm.
+Fills a store with synthetic builds (each a 5-platform index under two alias tags), written
+as a crawl writes them, then times the queries the commands run, warm.
 
     .venv/bin/python -m benchmarks.lookup --builds 500000
 """
@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import random
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
+from hubspider.records import TagSeen
 from hubspider.store import Store
 
 PLATFORMS = ("linux/amd64", "linux/arm/v7", "linux/arm64/v8", "linux/ppc64le", "linux/s390x")
@@ -27,37 +27,31 @@ def digest(*parts: object) -> str:
 
 
 def fill(store: Store, builds: int) -> int:
-    """`builds` builds, each under two alias tags; returns the number of records."""
+    """`builds` builds, each under two alias tags, written as a crawl writes them; returns the
+    number of records."""
     seen = "2026-11-22T00:00:00Z"
     records = 0
-    with store.transaction():
-        for start in range(0, builds, 10_000):
-            build_rows, digest_rows, sighting_rows, tag_rows = [], [], [], []
-            for number in range(start, min(start + 10_000, builds)):
-                index = digest(number)
+    for start in range(0, builds, 1_000):
+        page: list[dict[str, object]] = []
+        tags: list[TagSeen] = []
+        for number in range(start, min(start + 1_000, builds)):
+            index = digest(number)
+            repository = f"repo{number % 2000}"
+            for alias in (f"{number}.0", f"{number}"):
                 found = [
-                    {"digest": digest(number, p), "platform": p, "kind": "image", "os": "linux",
+                    {"digest": digest(number, p), "namespace": "library", "repository": repository,
+                     "tag": alias, "platform": p, "kind": "image", "os": "linux",
                      "architecture": p.split("/")[1], "variant": None, "os_version": None,
                      "tag_digest": index, "media_type": "application/vnd.oci.image.index.v1+json",
                      "size": 1, "last_pushed": seen}
                     for p in PLATFORMS
                 ]  # fmt: skip
-                found.append({**found[0], "digest": index, "platform": None, "kind": "index"})
-                build_rows.append((index, json.dumps(found), len(found)))
-                digest_rows += [(record["digest"], index) for record in found]
-                repository = f"repo{number % 2000}"
-                for alias in (f"{number}.0", f"{number}"):
-                    sighting_rows.append(("library", repository, alias, index, seen, seen))
-                    tag_rows.append(("library", repository, alias, index, seen, seen, seen))
-                    records += len(found)
-            store.db.executemany("INSERT INTO builds VALUES (?, ?, ?)", build_rows)
-            store.db.executemany("INSERT INTO digests VALUES (?, ?)", digest_rows)
-            store.db.executemany("INSERT INTO sightings VALUES (?, ?, ?, ?, ?, ?)", sighting_rows)
-            store.db.executemany(
-                "INSERT INTO tags (namespace, repository, tag, target, last_updated, first_seen, last_seen) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                tag_rows,
-            )
+                found.append({**found[0], "digest": index, "platform": None, "kind": "index", "size": None})
+                page += found
+                tags.append(TagSeen("library", repository, alias, index, seen))
+        with store.transaction():
+            store.add(page, tags, seen)
+        records += len(page)
     return records
 
 
@@ -76,12 +70,15 @@ def main() -> None:
     )
     parser.add_argument("--builds", type=int, default=500_000)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        store = Store(Path(folder) / "store.sqlite3")
+    with tempfile.TemporaryDirectory() as folder, Store(Path(folder) / "store.sqlite3") as store:
         started = time.perf_counter()
         records = fill(store, args.builds)
         elapsed = time.perf_counter() - started
-        print(f"{records:,} records ({args.builds:,} builds under two tags each), filled in {elapsed:.0f} s")
+        size = (Path(folder) / "store.sqlite3").stat().st_size / 1e6
+        print(
+            f"{records:,} records ({args.builds:,} builds under two tags each), "
+            f"filled in {elapsed:.0f} s, {size:.0f} MB"
+        )
         rng = random.Random(0)
         numbers = [rng.randrange(args.builds) for _ in range(200)]
         picks = iter(numbers * 10)
@@ -92,7 +89,6 @@ def main() -> None:
         )
         print(f"lookup by full digest: {full:.2f} ms; by 12-hex prefix: {short:.2f} ms", end="; ")
         print(f"history: {history:.2f} ms")
-        store.close()
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from hubspider.schemas import JsonSchemaItem, load_schema
+from hubspider.schemas import load_schema
+from hubspider.schemas.scrapy_jsonschema import JsonSchemaItem
 
 if TYPE_CHECKING:
     from hubspider.planning import PageDone

@@ -53,6 +53,8 @@ SKIPPED_TAG_WITHOUT_DIGEST = f"{PREFIX}/skipped/tag_without_digest"
 STORE_RECORDS = f"{PREFIX}/store/records"
 STORE_REPOSITORIES_CARRIED_FORWARD = f"{PREFIX}/store/repositories_carried_forward"
 STORE_REPOSITORIES_COMPLETE = f"{PREFIX}/store/repositories_complete"
+STORE_WRITER_CPU_SECONDS = f"{PREFIX}/store/writer_cpu_seconds"
+STORE_WRITER_PEAK_RSS_MB = f"{PREFIX}/store/writer_peak_rss_mb"
 
 TAGS_INVALID = f"{PREFIX}/tags/invalid"
 TAGS_RECEIVED = f"{PREFIX}/tags/received"

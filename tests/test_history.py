@@ -23,11 +23,27 @@ def crawl(server, workdir, store, *arguments):
     return result
 
 
+# What two stores of the same history hold alike: their tables less the ids the store numbers
+# rows with, which follow the order pages were written in.
+TABLES = {
+    "records": "SELECT * FROM records",
+    "tags": """
+        SELECT t.namespace, t.repository, t.tag, t.last_updated, t.first_seen, t.last_seen, t.moved_at,
+               t.gone_at, b.target
+          FROM tags AS t JOIN builds AS b ON b.id = t.build
+    """,
+    "repositories": "SELECT * FROM repositories",
+}
+
+
 def table(path, name: str) -> list[dict]:
     """A table with its crawl times replaced by their order (1, 2, ...), so two stores compare."""
     db = sqlite3.connect(path)
     db.row_factory = sqlite3.Row
-    found = [dict(row) for row in db.execute(f"SELECT * FROM {name}")]
+    found = [dict(row) for row in db.execute(TABLES[name])]
+    for row in found:
+        if isinstance(row.get("target"), bytes):
+            row["target"] = row["target"].hex()
     times = sorted(
         {row[0] for row in db.execute("SELECT first_seen FROM tags UNION SELECT last_seen FROM tags")}
     )

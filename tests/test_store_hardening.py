@@ -20,17 +20,15 @@ import pytest
 
 from hubspider.commands.changes import since_in_utc
 from hubspider.items import DigestRecordItem
-from hubspider.records import tag_records
+from hubspider.records import TagSeen, tag_records, tag_target
 from hubspider.store import (
     MAX_LINE_BYTES,
     Store,
     StoreError,
-    TagSeen,
     numbered_lines,
     parse_record,
     schema_problem,
     store_problem,
-    tag_target,
 )
 from tests.helpers import PROJECT_ROOT, load_response, run_command
 

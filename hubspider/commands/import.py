@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hubspider.cli import StoreCommand, fail
+from hubspider.store import import_jsonl
 
 if TYPE_CHECKING:
     import argparse
@@ -31,7 +32,7 @@ class Command(StoreCommand):
         with self.open_store(opts, read_only=False) as store:
             for name in args:
                 try:
-                    imported, rejected = store.import_jsonl(Path(name), report=_report_invalid)
+                    imported, rejected = import_jsonl(store, Path(name), report=_report_invalid)
                 except OSError as error:
                     fail(f"cannot read {name}: {error.strerror or error}")
                 invalid += rejected

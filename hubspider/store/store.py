@@ -1,0 +1,13 @@
+"""The store as the commands and the crawl's writer use it: the file, its writes and its queries."""
+
+from __future__ import annotations
+
+from hubspider.store.queries import StoreQueries
+from hubspider.store.writes import StoreWrites
+
+
+class Store(StoreWrites, StoreQueries):
+    """The store file, opened for writing (a crawl, an import) or read-only (the queries).
+
+    Raises `StoreError` with a one-line message when the file cannot be used (see
+    `StoreFile`). Use it as a context manager so that it is closed."""
