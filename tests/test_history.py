@@ -16,6 +16,9 @@ from hubspider.records import TagSeen, tag_records
 from hubspider.store import Store
 from tests.helpers import as_keys, load_response, records_of, run_command, run_crawl, without_seen_at
 
+# Every test here runs the project's commands in a subprocess.
+pytestmark = pytest.mark.e2e
+
 
 def crawl(server, workdir, store, *arguments):
     result = run_crawl(server.url, workdir, "-s", f"HUB_STORE_PATH={store}", *arguments)

@@ -156,6 +156,7 @@ def import_process(workdir: Path, *arguments: str) -> subprocess.Popen[str]:
     )
 
 
+@pytest.mark.e2e
 def test_two_imports_into_one_store_at_once_both_succeed(tmp_path):
     store = tmp_path / "store.sqlite3"
     first = big_export(tmp_path / "a.jsonl", "a", 12_000)
@@ -168,6 +169,7 @@ def test_two_imports_into_one_store_at_once_both_succeed(tmp_path):
     assert len(stored_tags(store)) == 24_000
 
 
+@pytest.mark.e2e
 def test_an_import_into_a_store_locked_too_long_is_one_line_and_exit_2(filled_store, tmp_path):
     holder = sqlite3.connect(filled_store, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
@@ -195,6 +197,7 @@ QUERIES = [
 ]
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("command", QUERIES, ids=lambda command: command[0])
 def test_a_query_of_a_missing_store_is_one_line_exit_2_and_creates_nothing(tmp_path, command):
     missing = tmp_path / "nowhere" / "store.sqlite3"
@@ -244,6 +247,7 @@ def unusable_store(request, tmp_path: Path) -> Path:
     return {"garbage": garbage, "foreign": foreign, "empty": empty}[request.param](path)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("command", QUERIES, ids=lambda command: command[0])
 def test_a_query_of_an_unusable_store_is_one_line_naming_it_and_exit_2(unusable_store, tmp_path, command):
     before = unusable_store.read_bytes()
@@ -253,6 +257,7 @@ def test_a_query_of_an_unusable_store_is_one_line_naming_it_and_exit_2(unusable_
     assert unusable_store.read_bytes() == before
 
 
+@pytest.mark.e2e
 def test_an_import_into_a_file_that_is_not_a_store_is_one_line_and_exit_2(tmp_path):
     for target in (garbage(tmp_path / "garbage.sqlite3"), foreign(tmp_path / "foreign.sqlite3")):
         before = target.read_bytes()
@@ -354,6 +359,7 @@ BAD_LINES = {
 }
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("bad", BAD_LINES.values(), ids=BAD_LINES.keys())
 def test_an_import_names_a_bad_line_skips_it_and_stores_the_good_ones(tmp_path, bad):
     line, said = bad
@@ -367,6 +373,7 @@ def test_an_import_names_a_bad_line_skips_it_and_stores_the_good_ones(tmp_path, 
     assert stored_tags(store) == {"3.19", "3.21"}
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(not os.path.isfile("/proc/self/mem"), reason="needs Linux's /proc")
 def test_an_import_of_a_file_that_cannot_be_read_is_one_line_and_exit_2(tmp_path):
     # A file whose every read fails, even for root: the importing process's own memory at offset 0.
@@ -381,6 +388,7 @@ def test_one_line_flattens_and_shortens_a_reason():
     assert one_line("x" * 20, 10) == "x" * 9 + "…"
 
 
+@pytest.mark.e2e
 def test_an_invalid_store_timeout_is_one_line_and_exit_2(filled_store, tmp_path):
     result = run_command(tmp_path, "changes", "-s", "HUB_STORE_TIMEOUT=soon", "--store", str(filled_store))
     assert result.returncode == 2
@@ -445,6 +453,7 @@ def test_since_in_utc_refuses_a_time_utc_cannot_hold(value):
         since_in_utc(value)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("since", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
 def test_changes_since_a_time_utc_cannot_hold_is_one_line_and_exit_2(filled_store, tmp_path, since):
     result = run_command(tmp_path, "changes", "--store", str(filled_store), "--since", since)
