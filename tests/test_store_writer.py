@@ -308,7 +308,7 @@ def test_the_writer_process_commits_every_page_and_exits_when_the_crawl_closes(t
         await process.start()
         for _ in range(30):
             await process.send_page(alpine_page())
-        await process.close()
+        process.close()
 
     asyncio.run(crawl())
     assert listener.committed_pages[-1] == 30
@@ -326,10 +326,10 @@ def test_a_killed_writer_process_is_named_with_its_signal(tmp_path):
         await process.start()
         await process.send_page(alpine_page())
         os.kill(process.process.pid, signal.SIGKILL)
-        await process.process.wait()
+        process.process.wait()
         for _ in range(5):  # sent into the void, without an error
             await process.send_page(alpine_page())
-        await process.close()
+        process.close()
 
     asyncio.run(crawl())
     assert listener.problems == ["the store writer process ended unexpectedly (killed by signal 9)"]
@@ -347,7 +347,7 @@ def test_the_writer_process_leaves_ctrl_c_to_the_crawl(tmp_path):
             await asyncio.sleep(0.05)
         process.process.send_signal(signal.SIGINT)
         await process.send_page(alpine_page("after"))
-        await process.close()
+        process.close()
 
     asyncio.run(crawl())
     assert listener.problems == []

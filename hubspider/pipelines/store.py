@@ -83,9 +83,9 @@ class StorePipeline:
         self.sent.append(_Sent(sequence, item.page, len(item.records), item.unchanged_rest, item.completes))
         return item
 
-    async def close_spider(self) -> None:
+    def close_spider(self) -> None:
         if self.writer is not None:
-            await self.writer.close()
+            self.writer.close()
 
     # What the writer says, in the crawl's thread.
 

@@ -4,7 +4,7 @@ Pages go to the writer's stdin, a socket, from a thread of their own: sent from 
 loop, a page of 200 KB would move a socket buffer's worth at each turn of a loop that is busy
 parsing, and the writer would starve while the crawl waited. The thread only sends (the
 GIL is released while it does); the loop never blocks. The writer's answers come back on its
-stdout, read by the loop, and are handed to a listener in the loop's thread.
+stdout, read by a second thread, and are handed to a listener in the loop's thread.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import asyncio
 import os
 import queue
 import socket
+import subprocess
 import sys
 import threading
 from typing import TYPE_CHECKING, Any, Protocol
@@ -53,26 +54,29 @@ class WriterProcess:
         self.frames: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         self.queued_bytes = 0
         self.room = asyncio.Event()
-        self.all_sent = asyncio.Event()
-        self.answers: asyncio.Task[None] | None = None
+        # The writer's answers, from the reader thread; an int is its exit status, the last.
+        self.answers: queue.SimpleQueue[dict[str, Any] | int] = queue.SimpleQueue()
+        self.exited = False
+        self.threads: list[threading.Thread] = []
 
     async def start(self) -> None:
+        loop = asyncio.get_running_loop()
         ours, theirs = socket.socketpair()
         with theirs:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "hubspider.store.writer", "--seen-at", self.seen_at, str(self.path),
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "hubspider.store.writer", "--seen-at", self.seen_at, str(self.path)],
                 stdin=theirs.fileno(),
-                stdout=asyncio.subprocess.PIPE,
+                stdout=subprocess.PIPE,
                 # It imports hubspider as this process does, wherever it was started from.
                 env=os.environ | {"PYTHONPATH": os.pathsep.join(path for path in sys.path if path)},
-            )  # fmt: skip
-        loop = asyncio.get_running_loop()
-        sender = threading.Thread(
-            target=self._send_frames, args=(ours, loop), name="hubspider-store-sender", daemon=True
-        )
-        sender.start()
-        assert self.process.stdout is not None
-        self.answers = asyncio.ensure_future(self._read_answers(self.process.stdout))
+            )
+        self.threads = [
+            threading.Thread(target=self._send_frames, args=(ours, loop), name="hubspider-store-sender"),
+            threading.Thread(target=self._read_answers, args=(loop,), name="hubspider-store-answers"),
+        ]
+        for thread in self.threads:
+            thread.daemon = True
+            thread.start()
 
     async def send_page(self, item: DigestRecords) -> int:
         """Queue a page, first waiting while the writer is far behind: the crawl's backpressure.
@@ -95,13 +99,18 @@ class WriterProcess:
         self.queued_bytes += len(data)
         self.frames.put(data)
 
-    async def close(self) -> None:
-        """End the writer's input and wait for it to commit everything and exit."""
-        if self.answers is None:
+    def close(self) -> None:
+        """End the writer's input, wait for it to commit everything and exit, and hand over its
+        last answers. It blocks, on purpose: Scrapy stops the reactor as soon as a second close
+        (Ctrl-C while closing) sees the engine's slot closed, and a close that awaited here
+        would be cut short, its pages committed but never journaled and its report never logged."""
+        if not self.threads:
             return
         self.frames.put(None)
-        await self.all_sent.wait()
-        await self.answers
+        for thread in self.threads:
+            thread.join()
+        self.threads = []
+        self.deliver()
 
     def _send_frames(self, connection: socket.socket, loop: asyncio.AbstractEventLoop) -> None:
         """In the sender thread: each frame to the writer, in order; then the end of its input."""
@@ -115,24 +124,37 @@ class WriterProcess:
                         # Its answers, or its exit status, say why; what is queued goes nowhere.
                         writer_gone = True
                 loop.call_soon_threadsafe(self._frame_sent, len(data))
-        loop.call_soon_threadsafe(self.all_sent.set)
 
     def _frame_sent(self, size: int) -> None:
         self.queued_bytes -= size
         if self.queued_bytes < QUEUE_BYTES:
             self.room.set()
 
-    async def _read_answers(self, answers: asyncio.StreamReader) -> None:
-        exited = False
-        try:
-            while True:
-                size = frame_size(await answers.readexactly(HEADER.size))
-                exited = self._dispatch(orjson.loads(await answers.readexactly(size)))
-        except asyncio.IncompleteReadError:
-            pass  # the end of the writer's answers
-        status = await self.process.wait()
-        if not exited:
-            self.listener.failed(f"the store writer process ended unexpectedly ({status_text(status)})")
+    def _read_answers(self, loop: asyncio.AbstractEventLoop) -> None:
+        """In the reader thread: each answer, then the exit status, handed to the loop's thread."""
+        assert self.process.stdout is not None
+        with self.process.stdout as answers:
+            while len(header := answers.read(HEADER.size)) == HEADER.size:
+                body = answers.read(frame_size(header))
+                self.answers.put(orjson.loads(body))
+                loop.call_soon_threadsafe(self.deliver)
+        self.answers.put(self.process.wait())
+        loop.call_soon_threadsafe(self.deliver)
+
+    def deliver(self) -> None:
+        """Hand the answers that came to the listener, in the loop's thread."""
+        while True:
+            try:
+                answer = self.answers.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(answer, int):
+                if not self.exited:
+                    self.exited = True
+                    how = status_text(answer)
+                    self.listener.failed(f"the store writer process ended unexpectedly ({how})")
+            elif self._dispatch(answer):
+                self.exited = True
 
     def _dispatch(self, answer: dict[str, Any]) -> bool:
         """Hand an answer to the listener; whether it was the writer's last."""

@@ -14,6 +14,7 @@ its input it commits what it has, says what it used, and exits.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import resource
 import signal
@@ -162,8 +163,13 @@ def main(argv: list[str] | None = None) -> None:
     # The answers keep the real stdout; anything else that prints goes to stderr, not into them.
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    with answers, socket.socket(fileno=sys.stdin.fileno()) as source:
-        StoreWriter(source, answers, arguments.store, arguments.seen_at).run()
+    try:
+        with socket.socket(fileno=sys.stdin.fileno()) as source:
+            StoreWriter(source, answers, arguments.store, arguments.seen_at).run()
+    finally:
+        # A crawl that is gone cannot take what is left in the buffer: the store has it all the same.
+        with contextlib.suppress(OSError):
+            answers.close()
 
 
 if __name__ == "__main__":
