@@ -3,13 +3,14 @@ is garbage, progress after a resume."""
 
 from __future__ import annotations
 
+import signal
 import socket
 
 import pytest
 
 from fakehub import HubServer, make_hub
 from hubspider.extensions.report import summarize_losses
-from tests.helpers import run_crawl, stat
+from tests.helpers import CrawlResult, as_keys, crawl_process, records_of, run_crawl, stat, without_seen_at
 from tests.test_resume import interrupt, job_arguments, resume, slow_hub  # noqa: F401
 
 EXIT_BAD_ARGUMENT = 2
@@ -93,3 +94,23 @@ def test_a_host_that_does_not_answer_ends_in_one_closing_line(tmp_path):
 def test_losses_of_one_cause_are_summed_up_in_one_line_that_names_each():
     losses = [("page", "a", "refused"), ("page", "b", "refused"), ("tag", "c", "invalid")]
     assert summarize_losses(losses) == ["  page (x2) a, b: refused", "  tag c: invalid"]
+
+
+@pytest.mark.e2e
+def test_ctrl_c_while_the_crawl_closes_still_closes_it_whole(hub, hub_server, tmp_path):
+    """Scrapy stops the reactor as soon as a second close sees the engine's slot closed: the
+    store's writer must still commit everything, and the report and stats must still be logged."""
+    process = crawl_process(hub_server.url, tmp_path, "-s", f"JOBDIR={tmp_path / 'job'}")
+    assert process.stderr is not None
+    for line in process.stderr:
+        if "Closing spider (finished)" in line:
+            process.send_signal(signal.SIGINT)
+            break
+    rest = process.stderr.read()
+    assert process.wait(timeout=60) == 0, rest[-3000:]
+    assert "Spider closed (finished)" in rest
+    assert "Exported" in rest
+    assert "Traceback" not in rest
+    exported = as_keys(without_seen_at(CrawlResult(0, rest, tmp_path / "digests.jsonl").records()))
+    assert exported == as_keys(hub.expected_records("library"))
+    assert as_keys(records_of(tmp_path / "output" / "hubspider.sqlite3")) == exported
