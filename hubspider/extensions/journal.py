@@ -27,6 +27,7 @@ from hubspider.resume.entries import (
 )
 from hubspider.resume.repair import earlier_feeds, repair_feeds
 from hubspider.resume.replay import replay
+from hubspider.spiders.base import HubSpider
 
 if TYPE_CHECKING:
     from collections.abc import Collection
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
     from hubspider.planning import PageDone
-    from hubspider.spiders.base import HubSpider
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +46,9 @@ SYNC_INTERVAL = 0.1
 class CrawlJournal:
     def __init__(self, crawler: Crawler, jobdir: str) -> None:
         self.crawler = crawler
+        # Scrapy makes the spider before the extensions: it reads the journal from there.
+        if isinstance(crawler.spider, HubSpider):
+            crawler.spider.journal = self
         path = journal_path(jobdir)
         path.parent.mkdir(parents=True, exist_ok=True)
         journal = read_journal(path)

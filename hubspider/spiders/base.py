@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 from scrapy import Spider
 
 from hubspider.config import HubConfig, hub_config
-from hubspider.extensions.journal import CrawlJournal
 from hubspider.timestamps import utc_timestamp
 
 if TYPE_CHECKING:
@@ -17,6 +16,8 @@ if TYPE_CHECKING:
 
     from scrapy.crawler import Crawler
     from scrapy.settings import BaseSettings
+
+    from hubspider.extensions.journal import CrawlJournal
 
 
 class HubSpider(Spider):
@@ -31,6 +32,8 @@ class HubSpider(Spider):
         #: Tags that the anonymous offset cap kept out of reach, by repository: not a loss,
         #: but the closing report names them.
         self.capped: dict[str, int] = {}
+        #: The JOBDIR journal, which sets itself here (None without JOBDIR).
+        self.journal: CrawlJournal | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -51,11 +54,6 @@ class HubSpider(Spider):
     def journal_arguments(self) -> dict[str, Any]:
         """This crawl's `resume_key`, which the journal records for the next run to compare."""
         raise NotImplementedError
-
-    @property
-    def journal(self) -> CrawlJournal | None:
-        """The JOBDIR journal (None without JOBDIR), once Scrapy has made the extensions."""
-        return self.crawler.get_extension(CrawlJournal)
 
     @property
     def seen_at(self) -> str:
