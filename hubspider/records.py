@@ -63,10 +63,11 @@ def tag_records(
     media_type = tag.get("media_type")
     image = image_reference(namespace, repository, name)
     records: list[DigestRecord] = []
-    image_digests = set()
+    tag_digest_is_an_image = False
     for entry in tag["images"]:
         digest = entry.get("digest")
-        image_digests.add(digest)
+        if digest == tag_digest:
+            tag_digest_is_an_image = True
         os = entry.get("os")
         architecture = entry.get("architecture")
         if os == "unknown" or architecture == "unknown" or not os or not architecture:
@@ -98,7 +99,7 @@ def tag_records(
         )
     if tag_digest is None:
         skipped["tag_without_digest"] += 1
-    elif tag_digest not in image_digests:
+    elif not tag_digest_is_an_image:
         records.append(
             {
                 "digest": tag_digest,
@@ -133,6 +134,13 @@ def record_key(record: DigestRecord | dict[str, Any]) -> bytes:
             record["platform"] or "",
         )
     )
+    return blake2b(identity.encode(), digest_size=16).digest()
+
+
+def tag_key(namespace: str, repository: str, tag: str, target: str) -> bytes:
+    """A tag pointing at one target, in 16 bytes: its records are exported together, so one
+    key a tag stands for all of them (a fifth of the hashing of one key a record)."""
+    identity = "\0".join((namespace, repository, tag, target))
     return blake2b(identity.encode(), digest_size=16).digest()
 
 

@@ -76,10 +76,20 @@ HTTPCACHE_POLICY = "hubspider.extensions.httpcache.GoodPagesPolicy"
 HTTPCACHE_DIR = "httpcache"
 HTTPCACHE_EXPIRATION_SECS = 3600
 
-# With JOBDIR, the journal (hubspider/journal.py) resumes the crawl, even after kill -9;
+# With JOBDIR, the journal (hubspider/resume/) resumes the crawl, even after kill -9;
 # Scrapy's pickled request queue would not survive one.
 SCHEDULER = "hubspider.scheduler.MemoryScheduler"
 DUPEFILTER_CLASS = "hubspider.scheduler.MemoryDupeFilter"
+
+# A response gives its next requests and at most one item (its page): parallel item
+# processing has nothing to overlap, and Scrapy starts this many asyncio tasks for every
+# response whatever it yields (the default 100 cost 70,000 tasks a crawl, and the garbage
+# collections their objects trigger).
+CONCURRENT_ITEMS = 1
+# Scrapy would re-read and parse the callback's source for every response to warn about a
+# `return value` in a generator (its cache is keyed by bound method, so it never hits);
+# tests/test_speed_settings.py checks once that the spider's callbacks have none.
+WARN_ON_GENERATOR_RETURN_VALUE = False
 
 # Each item is a page of up to 100 tags; at DEBUG Scrapy would log every one.
 LOG_LEVEL = "INFO"

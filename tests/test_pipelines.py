@@ -9,6 +9,7 @@ from scrapy.exceptions import DropItem
 
 from hubspider.items import DigestRecordItem, DigestRecords, TagPage
 from hubspider.pipelines import DedupePipeline, ExplodePipeline, ValidatePipeline
+from hubspider.records import record_key
 from tests.helpers import load_response, make_spider
 
 PAGE_URL = "https://hub.docker.com/v2/repositories/library/alpine/tags?page_size=100&ordering=last_updated"
@@ -123,3 +124,24 @@ def test_explode_carries_the_page_and_its_walk_marks(crawler):
     assert (records.completes, records.unchanged_rest) == (True, True)
     assert [tag.tag for tag in records.tags] == ["1.4.2", "1.4.1", "1.4.0"]
     assert records.tags[0].target == records.records[0]["tag_digest"]
+
+
+def test_dedupe_exports_a_tag_again_once_it_points_elsewhere(crawler):
+    dedupe = DedupePipeline.from_crawler(crawler)
+    first = dedupe.process_item(explode(crawler, page_of("tags_alpine.json"))).records
+    moved = explode(crawler, page_of("tags_alpine.json"))
+    new_digest = "sha256:" + "0" * 64
+    moved.records = [r | {"tag_digest": new_digest} for r in moved.records if r["tag"] == "latest"]
+    again = dedupe.process_item(moved).records
+    assert [r["tag"] for r in first].count("latest") == len(again) == 9
+    assert crawler.stats.get_value("hubspider/records/duplicate") is None
+
+
+def test_dedupe_on_resume_drops_what_earlier_runs_exported_record_by_record(crawler):
+    records = explode(crawler, page_of("tags_alpine.json")).records
+    dedupe = DedupePipeline.from_crawler(crawler)
+    # An earlier run was stopped after the first three records of `latest`.
+    dedupe.earlier = {record_key(record) for record in records[:3]}
+    exported = dedupe.process_item(explode(crawler, page_of("tags_alpine.json"))).records
+    assert exported == records[3:]
+    assert crawler.stats.get_value("hubspider/records/duplicate") == 3

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from hubspider.items import DigestRecordItem
-from hubspider.records import image_reference, tag_records
+from hubspider.records import image_reference, tag_key, tag_records
 from tests.helpers import load_response
 
 SEEN_AT = "2026-11-22T06:00:00Z"
@@ -113,3 +113,17 @@ def test_records_follow_the_contract_field_order():
 def test_image_reference_for_library_and_other_namespaces():
     assert image_reference("library", "alpine", "3.20") == "alpine:3.20"
     assert image_reference("bitnami", "redis", "7") == "bitnami/redis:7"
+
+
+def test_tag_key_names_a_tag_and_what_it_points_at():
+    key = tag_key("library", "alpine", "3.20", "sha256:a")
+    assert key == tag_key("library", "alpine", "3.20", "sha256:a")
+    assert len(key) == 16
+    others = [
+        tag_key("library", "alpine", "3.20", "sha256:b"),
+        tag_key("library", "alpine", "3.2", "0sha256:a"),  # fields cannot run into each other
+        tag_key("library", "alpine3", ".20", "sha256:a"),
+        tag_key("bitnami", "alpine", "3.20", "sha256:a"),
+    ]
+    assert key not in others
+    assert len(set(others)) == len(others)

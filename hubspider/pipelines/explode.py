@@ -3,27 +3,24 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from hubspider import stats
-from hubspider.extensions.journal import CrawlJournal
 from hubspider.items import DigestRecords, TagPage
 from hubspider.records import TagSeen, tag_records, tag_target
+from hubspider.spiders.base import hub_spider
 
 if TYPE_CHECKING:
     from typing import Self
 
     from scrapy.crawler import Crawler
 
+    from hubspider.records import DigestRecord
+
 
 def crawl_started_at(crawler: Crawler) -> str:
     """The `seen_at` of every record of this crawl: when its first run started."""
-    journal = crawler.get_extension(CrawlJournal)
-    if journal is not None and journal.started_at:
-        return journal.started_at
-    started: datetime = getattr(crawler.spider, "started_at", None) or datetime.now(UTC)
-    return started.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return hub_spider(crawler).seen_at
 
 
 class ExplodePipeline:
@@ -42,16 +39,15 @@ class ExplodePipeline:
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, TagPage):
             return item
+        namespace, repository = item.namespace, item.repository
         skipped: Counter[str] = Counter()
-        records: list[dict[str, Any]] = []
-        tags = []
+        records: list[DigestRecord] = []
+        tags: list[TagSeen] = []
         for tag in item.tags:
-            tag_digests = tag_records(tag, item.namespace, item.repository, self.seen_at, skipped)
+            tag_digests = tag_records(tag, namespace, repository, self.seen_at, skipped)
             records += tag_digests
-            target = tag_target(tag.get("digest"), (record["digest"] for record in tag_digests))
-            tags.append(
-                TagSeen(item.namespace, item.repository, tag["name"], target, tag.get("last_updated"))
-            )
+            target = tag_target(tag.get("digest"), [record["digest"] for record in tag_digests])
+            tags.append(TagSeen(namespace, repository, tag["name"], target, tag.get("last_updated")))
         for reason, count in skipped.items():
             self.stats.inc_value(f"{stats.SKIPPED}/{reason}", count)
         self.stats.inc_value(stats.RECORDS_PRODUCED, len(records))
