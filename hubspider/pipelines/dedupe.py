@@ -25,7 +25,7 @@ _TAG_OF = itemgetter("namespace", "repository", "tag")
 
 class DedupePipeline:
     """Drops a tag served again pointing at the same target: a tag's records travel together,
-    so one key a tag does the work of one key a record at a fifth of the cost."""
+    so one key a tag does the work of one key a record, for less than half the CPU."""
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
