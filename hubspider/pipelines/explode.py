@@ -18,11 +18,6 @@ if TYPE_CHECKING:
     from hubspider.records import DigestRecord
 
 
-def crawl_started_at(crawler: Crawler) -> str:
-    """The `seen_at` of every record of this crawl: when its first run started."""
-    return hub_spider(crawler).seen_at
-
-
 class ExplodePipeline:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
@@ -34,7 +29,7 @@ class ExplodePipeline:
         return cls(crawler)
 
     def open_spider(self) -> None:
-        self.seen_at = crawl_started_at(self.crawler)
+        self.seen_at = hub_spider(self.crawler).seen_at
 
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, TagPage):
