@@ -8,31 +8,17 @@ from typing import TYPE_CHECKING, Any
 from hubspider.planning import Baseline
 from hubspider.store.keys import digest_text, key_range, text_successor
 from hubspider.store.opening import StoreFile, store_errors
+from hubspider.store.schema import RECORD_COLUMNS_2, RECORD_SOURCES_2
 
 if TYPE_CHECKING:
     import sqlite3
 
 # The `records` view's columns (see schema.SCHEMA_2), and whether the row is current: what
 # its tag showed at the tag's last sighting, the tag not gone since.
-RECORD_ROWS = """
-SELECT json_extract(record.value, '$[0]') AS digest,
-       t.namespace, t.repository, t.tag,
-       coalesce(json_extract(record.value, '$[1]'), '') AS platform,
-       json_extract(record.value, '$[2]') AS kind,
-       json_extract(record.value, '$[3]') AS os,
-       json_extract(record.value, '$[4]') AS architecture,
-       json_extract(record.value, '$[5]') AS variant,
-       json_extract(record.value, '$[6]') AS os_version,
-       json_extract(record.value, '$[7]') AS tag_digest,
-       json_extract(record.value, '$[8]') AS media_type,
-       json_extract(record.value, '$[9]') AS size,
-       json_extract(record.value, '$[10]') AS last_pushed,
-       s.first_seen, s.last_seen,
-       CASE typeof(b.target) WHEN 'blob' THEN 'sha256:' || lower(hex(b.target)) ELSE b.target END AS target,
+RECORD_ROWS = f"""
+SELECT {RECORD_COLUMNS_2},
        (t.gone_at IS NULL AND s.last_seen = t.last_seen) AS current
-  FROM sightings AS s
-  JOIN tags AS t ON t.id = s.tag
-  JOIN builds AS b ON b.id = s.build, json_each(b.records) AS record
+{RECORD_SOURCES_2}
 """
 
 

@@ -89,7 +89,27 @@ CREATE TABLE IF NOT EXISTS repositories (
 ) WITHOUT ROWID;
 """
 
-SCHEMA_2 = """
+# Version 2's `records` view: a row per record and sighting, with version 1's columns ('' as
+# the platform of a tag's own digest). The queries select the same, and whether it is current.
+RECORD_COLUMNS_2 = """json_extract(record.value, '$[0]') AS digest,
+       t.namespace, t.repository, t.tag,
+       coalesce(json_extract(record.value, '$[1]'), '') AS platform,
+       json_extract(record.value, '$[2]') AS kind,
+       json_extract(record.value, '$[3]') AS os,
+       json_extract(record.value, '$[4]') AS architecture,
+       json_extract(record.value, '$[5]') AS variant,
+       json_extract(record.value, '$[6]') AS os_version,
+       json_extract(record.value, '$[7]') AS tag_digest,
+       json_extract(record.value, '$[8]') AS media_type,
+       json_extract(record.value, '$[9]') AS size,
+       json_extract(record.value, '$[10]') AS last_pushed,
+       s.first_seen, s.last_seen,
+       CASE typeof(b.target) WHEN 'blob' THEN 'sha256:' || lower(hex(b.target)) ELSE b.target END AS target"""
+RECORD_SOURCES_2 = """FROM sightings AS s
+  JOIN tags AS t ON t.id = s.tag
+  JOIN builds AS b ON b.id = s.build, json_each(b.records) AS record"""
+
+SCHEMA_2 = f"""
 -- What a tag can point to: a build (an index or a single manifest, keyed by the tag digest,
 -- or by its image digests when Hub gives none) and its records. Alias tags share a build,
 -- and a build's records never change, so each is written once. A rowid table: a row of a
@@ -149,23 +169,8 @@ CREATE TABLE IF NOT EXISTS repositories (
 -- One row per record and sighting, keyed by (digest, namespace, repository, tag, platform),
 -- with version 1's columns.
 CREATE VIEW IF NOT EXISTS records AS
-SELECT json_extract(record.value, '$[0]') AS digest,
-       t.namespace, t.repository, t.tag,
-       coalesce(json_extract(record.value, '$[1]'), '') AS platform,  -- '' for a tag's own digest
-       json_extract(record.value, '$[2]') AS kind,
-       json_extract(record.value, '$[3]') AS os,
-       json_extract(record.value, '$[4]') AS architecture,
-       json_extract(record.value, '$[5]') AS variant,
-       json_extract(record.value, '$[6]') AS os_version,
-       json_extract(record.value, '$[7]') AS tag_digest,
-       json_extract(record.value, '$[8]') AS media_type,
-       json_extract(record.value, '$[9]') AS size,
-       json_extract(record.value, '$[10]') AS last_pushed,
-       s.first_seen, s.last_seen,
-       CASE typeof(b.target) WHEN 'blob' THEN 'sha256:' || lower(hex(b.target)) ELSE b.target END AS target
-  FROM sightings AS s
-  JOIN tags AS t ON t.id = s.tag
-  JOIN builds AS b ON b.id = s.build, json_each(b.records) AS record;
+SELECT {RECORD_COLUMNS_2}
+{RECORD_SOURCES_2};
 """
 
 MIGRATE_1_TO_2 = """
