@@ -40,10 +40,11 @@ DOWNLOAD_DELAY = 0
 # AutoThrottle adapts to latency but not to 429s or X-RateLimit-*; the pacing below does.
 AUTOTHROTTLE_ENABLED = False
 
-# Pace by Hub's X-RateLimit-* headers and wait out 429s (hubspider/ratelimit.py).
+# Pace by Hub's X-RateLimit-* headers and wait out 429s, each origin on its own
+# (hubspider/downloadermiddlewares/ratelimit.py).
 HUB_RATELIMIT_ENABLED = True
-# Seconds the whole crawl may be held by the rate limit (429s and empty windows together); a
-# hold past that is not waited: the requests it holds are lost and the crawl stops.
+# Seconds the whole crawl may be held by an origin's rate limit (429s and empty windows
+# together); a hold past that is not waited: the requests it holds are lost and the crawl stops.
 HUB_RATELIMIT_MAX_WAIT = 900
 # Retries (and bare 429s) wait HUB_BACKOFF_BASE * 2**(n-1) seconds, at most HUB_BACKOFF_MAX.
 HUB_BACKOFF_BASE = 1.0
@@ -93,7 +94,7 @@ WARN_ON_GENERATOR_RETURN_VALUE = False
 
 # Each item is a page of up to 100 tags; at DEBUG Scrapy would log every one.
 LOG_LEVEL = "INFO"
-# Progress (hubspider/progress.py) every this many seconds; 0 turns it off. It replaces
+# Progress (hubspider/extensions/progress.py) every this many seconds; 0 turns it off. It replaces
 # Scrapy's LogStats, whose "items" would be pages.
 HUB_PROGRESS_INTERVAL = 30
 LOGSTATS_INTERVAL = 0

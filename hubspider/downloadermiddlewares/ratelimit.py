@@ -109,7 +109,7 @@ class RateLimitMiddleware:
             raise IgnoreRequest("the crawl is stopping")
         again = request.replace(dont_filter=True)
         again.meta[PUT_BACK_META] = True
-        # The bearer token is added at download time only (hubspider/auth.py).
+        # The bearer token is added at download time only (downloadermiddlewares/auth.py).
         again.headers.pop(b"Authorization", None)
         return again
 
