@@ -89,6 +89,11 @@ class CrawlResult:
             return list(csv.DictReader(file))
 
 
+def project_environment() -> dict[str, str]:
+    """This environment, with the project importable and its settings chosen, wherever a test runs."""
+    return os.environ | {"PYTHONPATH": str(PROJECT_ROOT), "SCRAPY_SETTINGS_MODULE": "hubspider.settings"}
+
+
 def crawl_process(
     api_url: str,
     workdir: Path,
@@ -104,10 +109,7 @@ def crawl_process(
         command[1:3] = ["-c", FULL_DISK, str(max_file_size)]
     if output is not None:
         command += ["-o" if append else "-O", output]
-    environment = os.environ | {
-        "PYTHONPATH": str(PROJECT_ROOT),
-        "SCRAPY_SETTINGS_MODULE": "hubspider.settings",
-    }
+    environment = project_environment()
     environment.pop("DOCKERHUB_USERNAME", None)
     environment.pop("DOCKERHUB_TOKEN", None)
     return subprocess.Popen(
@@ -151,10 +153,7 @@ def stat(result: CrawlResult, name: str) -> int:
 
 def run_command(workdir: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
     """A `scrapy` project command (lookup, history, changes, import) run in `workdir`."""
-    environment = os.environ | {
-        "PYTHONPATH": str(PROJECT_ROOT),
-        "SCRAPY_SETTINGS_MODULE": "hubspider.settings",
-    }
+    environment = project_environment()
     return subprocess.run(
         [sys.executable, "-m", "scrapy", *arguments],
         cwd=workdir,

@@ -30,7 +30,7 @@ from hubspider.store import (
     schema_problem,
     store_problem,
 )
-from tests.helpers import PROJECT_ROOT, load_response, run_command
+from tests.helpers import load_response, project_environment, run_command
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -145,11 +145,10 @@ def test_the_store_is_a_context_manager_that_closes(tmp_path):
 
 
 def import_process(workdir: Path, *arguments: str) -> subprocess.Popen[str]:
-    environment = {"PYTHONPATH": str(PROJECT_ROOT), "SCRAPY_SETTINGS_MODULE": "hubspider.settings"}
     return subprocess.Popen(
         [sys.executable, "-m", "scrapy", "import", *arguments],
         cwd=workdir,
-        env=os.environ | environment,
+        env=project_environment(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
