@@ -36,26 +36,52 @@ class CrawlArguments:
     @classmethod
     def parse(cls, arguments: dict[str, Any]) -> CrawlArguments:
         """Check `-a` arguments; names starting with `_` are Scrapyd's (`_job`) and pass."""
-        unknown = sorted(key for key in arguments if key not in cls.KNOWN and not key.startswith("_"))
-        if unknown:
-            raise ArgumentError(
-                f"unknown spider argument {unknown[0]!r}: expected one of {', '.join(cls.KNOWN)}"
-            )
-        namespace = _check_name("namespace", str(arguments.get("namespace", "library")).strip())
+        _refuse_unknown(arguments, cls.KNOWN)
+        namespace = _namespace(arguments)
         since = arguments.get("since")
         if since is not None and since != "auto":
             raise ArgumentError(f"invalid since {since!r}: the one value is auto (refresh from the store)")
-        repos = arguments.get("repos")
-        if repos is None:
-            return cls(namespace, None, since)
-        names = [name.strip() for name in str(repos).split(",")]
-        if not any(names):
-            raise ArgumentError(
-                "repos is empty: give repository names separated by commas, e.g. alpine,nginx"
-            )
-        repositories = tuple(dict.fromkeys(_check_name("repository", name) for name in names))
-        return cls(namespace, repositories, since)
+        return cls(namespace, _repositories(arguments.get("repos")), since)
 
     def describe(self) -> dict[str, Any]:
         repositories = list(self.repositories) if self.repositories is not None else None
         return {"namespace": self.namespace, "repositories": repositories, "since": self.since}
+
+
+@dataclass(frozen=True, slots=True)
+class LayersArguments:
+    """The `layers` spider's arguments: which repositories' known images to index."""
+
+    namespace: str = "library"
+    repositories: tuple[str, ...] | None = None
+
+    KNOWN = ("namespace", "repos")
+
+    @classmethod
+    def parse(cls, arguments: dict[str, Any]) -> LayersArguments:
+        _refuse_unknown(arguments, cls.KNOWN)
+        return cls(_namespace(arguments), _repositories(arguments.get("repos")))
+
+    def describe(self) -> dict[str, Any]:
+        repositories = list(self.repositories) if self.repositories is not None else None
+        return {"namespace": self.namespace, "repositories": repositories}
+
+
+def _refuse_unknown(arguments: dict[str, Any], known: tuple[str, ...]) -> None:
+    """Names starting with `_` are Scrapyd's (`_job`) and pass."""
+    unknown = sorted(key for key in arguments if key not in known and not key.startswith("_"))
+    if unknown:
+        raise ArgumentError(f"unknown spider argument {unknown[0]!r}: expected one of {', '.join(known)}")
+
+
+def _namespace(arguments: dict[str, Any]) -> str:
+    return _check_name("namespace", str(arguments.get("namespace", "library")).strip())
+
+
+def _repositories(repos: Any) -> tuple[str, ...] | None:
+    if repos is None:
+        return None
+    names = [name.strip() for name in str(repos).split(",")]
+    if not any(names):
+        raise ArgumentError("repos is empty: give repository names separated by commas, e.g. alpine,nginx")
+    return tuple(dict.fromkeys(_check_name("repository", name) for name in names))

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.settings import BaseSettings
 
+DEFAULT_REGISTRY_URL = "https://registry-1.docker.io"
+DEFAULT_REGISTRY_AUTH_URL = "https://auth.docker.io"
+
 
 @dataclass(frozen=True, slots=True, repr=False)
 class Credentials:
@@ -40,14 +43,38 @@ def credentials_from(settings: BaseSettings) -> Credentials | None:
     return Credentials(username, token)
 
 
+def _parse_url(name: str, value: str, expected: str, *, with_path: bool) -> str:
+    """The URL without a trailing slash, or an ArgumentError naming the setting."""
+    url = urlsplit(str(value).strip())
+    path = url.path.rstrip("/")
+    if (
+        url.scheme not in ("http", "https")
+        or not url.hostname
+        or url.query
+        or url.fragment
+        or (path and not with_path)
+    ):
+        raise ArgumentError(f"invalid {name} {value!r}: expected {expected}")
+    return f"{url.scheme}://{url.netloc}{path}"
+
+
 def parse_api_url(value: str) -> str:
     """The `HUB_API_URL` origin without a trailing slash, or an ArgumentError."""
-    url = urlsplit(str(value).strip())
-    if url.scheme not in ("http", "https") or not url.hostname or url.query or url.fragment:
-        raise ArgumentError(
-            f"invalid HUB_API_URL {value!r}: expected an origin such as https://hub.docker.com"
-        )
-    return f"{url.scheme}://{url.netloc}{url.path.rstrip('/')}"
+    return _parse_url("HUB_API_URL", value, "an origin such as https://hub.docker.com", with_path=True)
+
+
+def parse_registry_url(value: str) -> str:
+    """`HUB_REGISTRY_URL`: an origin and an optional prefix placed after `/v2/` (ECR Public's
+    `https://public.ecr.aws/docker`), without a trailing slash; or an ArgumentError."""
+    expected = "an origin such as https://registry-1.docker.io, optionally with a path prefix"
+    return _parse_url("HUB_REGISTRY_URL", value, expected, with_path=True)
+
+
+def parse_registry_auth_url(value: str) -> str:
+    """`HUB_REGISTRY_AUTH_URL`: the only origin the Docker Hub credentials may go to in a
+    registry token request; or an ArgumentError."""
+    expected = "an origin (no path) such as https://auth.docker.io"
+    return _parse_url("HUB_REGISTRY_AUTH_URL", value, expected, with_path=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +88,8 @@ class HubConfig:
     profile: str
     store_enabled: bool
     store_path: str
+    registry_url: str
+    registry_auth_url: str
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> HubConfig:
@@ -75,6 +104,10 @@ class HubConfig:
             profile=profile,
             store_enabled=settings.getbool("HUB_STORE_ENABLED"),
             store_path=settings.get("HUB_STORE_PATH"),
+            registry_url=parse_registry_url(settings.get("HUB_REGISTRY_URL", DEFAULT_REGISTRY_URL)),
+            registry_auth_url=parse_registry_auth_url(
+                settings.get("HUB_REGISTRY_AUTH_URL", DEFAULT_REGISTRY_AUTH_URL)
+            ),
         )
 
     @property

@@ -32,6 +32,13 @@ class DigestRecordItem(JsonSchemaItem):
     jsonschema = load_schema("digest_record.json")
 
 
+class ImageRecordItem(JsonSchemaItem):
+    """One platform image of a repository with its image ID and layers (the `layers` spider's
+    export). Few enough (one per pull) to cross the engine one by one."""
+
+    jsonschema = load_schema("image_record.json")
+
+
 @dataclass(slots=True)
 class TagPage:
     """The tags of one page of one repository's tag listing."""

@@ -15,6 +15,14 @@ ADDONS = {"hubspider.addons.ProfileAddon": 0}
 # (`-s HUB_API_URL=http://127.0.0.1:8080`). Every request stays on this origin.
 HUB_API_URL = "https://hub.docker.com"
 
+# Where the `layers` spider reads manifests and config blobs. A path after the host is a prefix
+# before <namespace>/<repository>: `https://public.ecr.aws/docker` reads ECR Public's copies of
+# the official images. Content is checked against its digest, so any copy is safe to read.
+HUB_REGISTRY_URL = "https://registry-1.docker.io"
+# The one token service the Docker Hub credentials may be sent to; a registry whose challenge
+# names another is asked anonymously.
+HUB_REGISTRY_AUTH_URL = "https://auth.docker.io"
+
 USER_AGENT = "hubspider (+https://github.com/hubspider/hubspider)"
 # An API, not a website: robots.txt would cost a request and says nothing about /v2/.
 ROBOTSTXT_OBEY = False
@@ -67,6 +75,11 @@ DOWNLOADER_MIDDLEWARES = {
     # (a redirected one goes through the whole chain again) before cache, sign-in and pacing.
     "hubspider.downloadermiddlewares.origin.OriginMiddleware": 650,
     "hubspider.downloadermiddlewares.auth.HubAuthMiddleware": 950,
+    # Between the Hub sign-in (which takes Authorization off anything not for the API) and the
+    # rate limit (which sees a 429 first, and leaves a pull-limit one to these). A refused pull
+    # costs no token request.
+    "hubspider.downloadermiddlewares.pulls.PullLimitMiddleware": 955,
+    "hubspider.downloadermiddlewares.registryauth.RegistryAuthMiddleware": 957,
     "hubspider.downloadermiddlewares.ratelimit.RateLimitMiddleware": 960,
 }
 

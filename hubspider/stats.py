@@ -21,9 +21,30 @@ FEED_PAGES_UNWRITTEN = f"{PREFIX}/feed/pages_unwritten"
 INCREMENTAL_STOPPED_EARLY = f"{PREFIX}/incremental/stopped_early"
 INCREMENTAL_WHOLE_WALKS = f"{PREFIX}/incremental/whole_walks"
 
+# The `layers` spider.
+LAYERS_CONFIGS = f"{PREFIX}/layers/configs"
+LAYERS_DEFERRED = f"{PREFIX}/layers/deferred"
+LAYERS_GONE = f"{PREFIX}/layers/gone"
+LAYERS_HEADS = f"{PREFIX}/layers/heads"
+LAYERS_MANIFESTS = f"{PREFIX}/layers/manifests"
+LAYERS_PENDING = f"{PREFIX}/layers/pending"
+LAYERS_RECORDS = f"{PREFIX}/layers/records"
+LAYERS_REFUSED = f"{PREFIX}/layers/refused"
+LAYERS_STORED = f"{PREFIX}/layers/stored"
+LAYERS_TAG_IMAGES = f"{PREFIX}/layers/tag_images"
+
 OFFSITE_REFUSED = f"{PREFIX}/offsite/refused"
 
 PAGES = f"{PREFIX}/pages"
+
+# The registry's pull limit (downloadermiddlewares/pulls.py).
+PULLS_429 = f"{PREFIX}/pulls/429"
+PULLS_BAD_HEADERS = f"{PREFIX}/pulls/bad_headers"
+PULLS_LIMIT = f"{PREFIX}/pulls/limit"
+PULLS_MADE = f"{PREFIX}/pulls/made"
+PULLS_REFUSED = f"{PREFIX}/pulls/refused"
+PULLS_REMAINING = f"{PREFIX}/pulls/remaining"
+PULLS_RESETS_BY = f"{PREFIX}/pulls/resets_by"
 
 RATELIMIT_429 = f"{PREFIX}/ratelimit/429"
 RATELIMIT_BAD_HEADERS = f"{PREFIX}/ratelimit/bad_headers"
@@ -36,6 +57,13 @@ RECORDS_EXPORTED = f"{PREFIX}/records/exported"
 RECORDS_PRODUCED = f"{PREFIX}/records/produced"
 
 REDIRECT_REFUSED = f"{PREFIX}/redirect/refused"
+
+# Tokens for the registry (downloadermiddlewares/registryauth.py).
+REGISTRY_401 = f"{PREFIX}/registry/401"
+REGISTRY_AUTH_FAILED = f"{PREFIX}/registry/auth_failed"
+REGISTRY_CONTENT_REDIRECTS = f"{PREFIX}/registry/content_redirects"
+REGISTRY_TOKENS = f"{PREFIX}/registry/tokens"
+REGISTRY_TOKENS_SIGNED_IN = f"{PREFIX}/registry/tokens_signed_in"
 
 REPOSITORIES = f"{PREFIX}/repositories"
 REPOSITORIES_COUNTED = f"{PREFIX}/repositories/counted"

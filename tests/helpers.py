@@ -102,9 +102,10 @@ def crawl_process(
     append: bool = False,
     env: dict[str, str] | None = None,
     max_file_size: int | None = None,
+    spider: str = "library",
 ) -> subprocess.Popen[str]:
-    """`scrapy crawl library` started in a subprocess, in `workdir`, against `api_url`."""
-    command = [sys.executable, "-m", "scrapy", "crawl", "library", "-s", f"HUB_API_URL={api_url}"]
+    """`scrapy crawl <spider>` started in a subprocess, in `workdir`, against `api_url`."""
+    command = [sys.executable, "-m", "scrapy", "crawl", spider, "-s", f"HUB_API_URL={api_url}"]
     if max_file_size is not None:
         command[1:3] = ["-c", FULL_DISK, str(max_file_size)]
     if output is not None:
@@ -131,10 +132,18 @@ def run_crawl(
     env: dict[str, str] | None = None,
     max_file_size: int | None = None,
     timeout: float = 240,
+    spider: str = "library",
 ) -> CrawlResult:
-    """`scrapy crawl library` run to the end in a subprocess, or killed and failed after `timeout`."""
+    """`scrapy crawl <spider>` run to the end in a subprocess, or killed and failed after `timeout`."""
     process = crawl_process(
-        api_url, workdir, *arguments, output=output, append=append, env=env, max_file_size=max_file_size
+        api_url,
+        workdir,
+        *arguments,
+        output=output,
+        append=append,
+        env=env,
+        max_file_size=max_file_size,
+        spider=spider,
     )
     try:
         _, stderr = process.communicate(timeout=timeout)

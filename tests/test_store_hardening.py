@@ -289,17 +289,23 @@ def test_a_read_only_store_refuses_to_write(filled_store):
         add_alpine(store)
 
 
-def overwritten_in_its_second_half(path: Path) -> Path:
-    """A store whose first pages (its schema) are whole and whose records are garbage."""
-    data = bytearray(crawled_twenty_times(path).read_bytes())
-    half = len(data) // 2
-    data[half:] = (bytes(range(256)) * len(data))[: len(data) - half]
+def with_garbage_records(path: Path) -> Path:
+    """A store whose schema is whole and whose record tables' root pages are garbage."""
+    crawled_twenty_times(path)
+    db = sqlite3.connect(path)
+    (page_size,) = db.execute("PRAGMA page_size").fetchone()
+    tables = ("builds", "digests", "tags", "sightings")
+    roots = [row[0] for row in db.execute(f"SELECT rootpage FROM sqlite_master WHERE tbl_name IN {tables}")]
+    db.close()
+    data = bytearray(path.read_bytes())
+    for root in roots:
+        data[(root - 1) * page_size : root * page_size] = (bytes(range(256)) * 16)[:page_size]
     path.write_bytes(bytes(data))
     return path
 
 
 def test_a_store_damaged_beyond_its_schema_raises_a_store_error_from_its_queries(tmp_path):
-    path = overwritten_in_its_second_half(tmp_path / "store.sqlite3")
+    path = with_garbage_records(tmp_path / "store.sqlite3")
     with Store(path, read_only=True) as store, pytest.raises(StoreError, match=str(path)):
         store.find_digest("sha256:beefdbd8a1da")
 

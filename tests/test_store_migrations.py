@@ -1,5 +1,5 @@
-"""A store written before schema versions (version 1) opened by today's code: migrated once, in
-place, and answering every question exactly as the version 1 code answered it."""
+"""A store written before schema versions (version 1), or by version 2, opened by today's code:
+migrated once, in place, and answering every question exactly as the code that wrote it did."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from hubspider.store import VERSION, Store, StoreError
-from hubspider.store.schema import SCHEMA_1, run_script, stored_version, upgrade
+from hubspider.store.schema import SCHEMA_1, migrate_1_to_2, run_script, stored_version, upgrade
 from tests.helpers import records_of, run_command
 
 V1_STORE = Path(__file__).parent / "data" / "store-v1.sqlite3.gz"
@@ -233,7 +233,7 @@ def test_a_read_only_open_of_a_store_it_cannot_upgrade_says_what_will(v1_store, 
     with pytest.raises(StoreError) as raised:
         Store(v1_store, read_only=True)
     assert str(raised.value) == (
-        f"store {v1_store} has schema version 1, older than this hubspider's (2), "
+        f"store {v1_store} has schema version 1, older than this hubspider's ({VERSION}), "
         "and cannot be upgraded here (read-only): a crawl or an import upgrades it"
     )
     assert v1_store.read_bytes() == before
@@ -253,7 +253,7 @@ def test_a_store_of_a_newer_version_is_refused_in_one_line(v1_store, read_only):
     with pytest.raises(StoreError) as raised:
         Store(path, read_only=read_only)
     assert str(raised.value) == (
-        f"store {path} has schema version 3, newer than this hubspider's (2): "
+        f"store {path} has schema version {VERSION + 1}, newer than this hubspider's ({VERSION}): "
         "use the hubspider that wrote it, or a later one"
     )
     assert path.read_bytes() == before
@@ -287,7 +287,7 @@ def test_lookup_of_a_newer_store_is_one_line_and_exit_2(v1_store, tmp_path):
     result = run_command(tmp_path, "lookup", "--store", str(newer(v1_store)), "sha256:0170c443cae6")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        f"Error: store {v1_store} has schema version 3, newer than this hubspider's (2): "
+        f"Error: store {v1_store} has schema version {VERSION + 1}, newer than this hubspider's ({VERSION}): "
         "use the hubspider that wrote it, or a later one"
     ]
 
@@ -412,3 +412,82 @@ def test_upgrading_a_store_another_process_upgraded_first_does_nothing(v1_store)
     db.execute("ROLLBACK")
     db.close()
     assert not [statement for statement in statements if not statement.startswith(("SELECT", "PRAGMA"))]
+
+
+# Version 2 to 3: the layer index's tables are added, and nothing of version 2 changes.
+
+V2_TABLES = ("builds", "digests", "tags", "sightings", "repositories")
+
+
+def version_2_store(v1_store: Path) -> Path:
+    """The version 1 store as the version 2 code left it."""
+    db = sqlite3.connect(v1_store, isolation_level=None)
+    db.execute("BEGIN IMMEDIATE")
+    migrate_1_to_2(db)
+    db.execute("PRAGMA user_version = 2")
+    db.execute("COMMIT")
+    db.execute("VACUUM")
+    db.close()
+    return v1_store
+
+
+def contents(path: Path) -> dict[str, Any]:
+    """Every row of version 2's tables, and their schema."""
+    db = sqlite3.connect(path)
+    try:
+        found = {table: db.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall() for table in V2_TABLES}
+        tables = ", ".join(f"'{table}'" for table in (*V2_TABLES, "records"))
+        return found | {"schema": schema_of(db, f"tbl_name IN ({tables})")}
+    finally:
+        db.close()
+
+
+def schema_of(db: sqlite3.Connection, condition: str = "1") -> list[tuple[str, str, str | None]]:
+    return db.execute(f"SELECT type, name, sql FROM sqlite_master WHERE {condition} ORDER BY name").fetchall()
+
+
+@pytest.fixture
+def v2_store(v1_store: Path) -> Path:
+    return version_2_store(v1_store)
+
+
+def test_a_version_2_store_keeps_every_row_once_migrated(v2_store):
+    before = contents(v2_store)
+    with Store(v2_store) as store:
+        assert user_version(v2_store) == VERSION == 3
+        assert store.pending_images("library")
+        assert store.find_in_images("sha256:0170c443cae6") == []
+    assert contents(v2_store) == before
+    assert len(before["builds"]) > 10
+
+
+def test_the_answers_of_a_migrated_version_2_store_are_the_version_1_answers(v1_store, tmp_path):
+    before = v1_answers(v1_store)
+    tags = v1_tags(v1_store)
+    path = version_2_store(v1_store)
+    with Store(path) as store:
+        assert v2_answers(store, tags) == before
+
+
+def test_a_version_2_to_3_migration_adds_tables_without_rewriting_the_file(v2_store):
+    pages_before = v2_store.stat().st_size // 4096
+    with Store(v2_store) as store:
+        roots = [
+            row[0] for row in store.db.execute("SELECT rootpage FROM sqlite_master WHERE name LIKE 'image%'")
+        ]
+    # A VACUUM would have rewritten every table, the new ones first after the schema.
+    assert roots
+    assert min(roots) > pages_before
+
+
+def test_a_new_store_is_what_a_migrated_one_is(v1_store, tmp_path):
+    with Store(v1_store), Store(tmp_path / "new.sqlite3"):
+        pass
+    migrated, new = sqlite3.connect(v1_store), sqlite3.connect(tmp_path / "new.sqlite3")
+    try:
+        assert schema_of(migrated) == schema_of(new)
+        new_tables = {"images", "layers", "chains", "image_layers", "image_repositories"}
+        assert {name for _, name, _ in schema_of(new)} >= new_tables
+    finally:
+        migrated.close()
+        new.close()

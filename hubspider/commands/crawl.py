@@ -57,7 +57,7 @@ class Command(ScrapyCrawlCommand):
             spidercls.check_arguments(self.settings, arguments)
         except ArgumentError as error:
             _fail(str(error))
-        if jobdir := job_dir(self.settings):
+        if spidercls.resumable and (jobdir := job_dir(self.settings)):
             try:
                 resume_key = spidercls.resume_key(self.settings, arguments)
                 check_resumable(jobdir, resume_key, self.settings.getdict("FEEDS"))

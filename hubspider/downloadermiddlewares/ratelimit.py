@@ -14,6 +14,7 @@ from scrapy.utils.defer import deferred_from_coro
 
 from hubspider import stats
 from hubspider.config import hub_config
+from hubspider.downloadermiddlewares.pulls import pull_limit_answer
 from hubspider.origins import origin_of
 from hubspider.ratelimit import (
     CLOSE_REASON,
@@ -53,7 +54,8 @@ class RateLimitMiddleware:
         self.backoff_max = settings.getfloat("HUB_BACKOFF_MAX")
         self.max_wait = settings.getfloat("HUB_RATELIMIT_MAX_WAIT")
         # The name each origin has in log lines.
-        self.names = {origin_of(hub_config(crawler).api_url): "Hub"}
+        config = hub_config(crawler)
+        self.names = {origin_of(config.api_url): "Hub", origin_of(config.registry_url): "the registry"}
         self.pacers: dict[str, Pacer] = {}
         self.bare_429_streaks: dict[str, int] = {}
         self.closing: Deferred[None] | None = None
@@ -126,6 +128,10 @@ class RateLimitMiddleware:
         pacer = self.pacer_for(request)
         pacer.in_flight -= 1
         now = pacer.clock()
+        if pull_limit_answer(request, response):
+            # The registry's pull window, used up for hours: the pull-limit middleware defers
+            # the request to the next run; holding or retrying it would only wait in vain.
+            return response
         remaining = response.headers.get("X-RateLimit-Remaining")
         reset = response.headers.get("X-RateLimit-Reset")
         if remaining is not None and reset is not None:
@@ -158,7 +164,10 @@ class RateLimitMiddleware:
             self.log_hold(pacer.hold(until + RESET_MARGIN, cause), request)
         except RateLimitedTooLong as refusal:
             self.give_up(refusal, request)
-        return request.replace(dont_filter=True)
+        again = request.replace(dont_filter=True)
+        # The retry goes back to the scheduler: a bearer token is added at download time only.
+        again.headers.pop(b"Authorization", None)
+        return again
 
     def name(self, request: Request) -> str:
         origin = origin_of(request.url)

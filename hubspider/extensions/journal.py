@@ -75,7 +75,8 @@ class CrawlJournal:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         jobdir = job_dir(crawler.settings)
-        if not jobdir:
+        spider = crawler.spider
+        if not jobdir or (isinstance(spider, HubSpider) and not spider.resumable):
             raise NotConfigured
         return cls(crawler, jobdir)
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy import Spider, signals
 
 from hubspider import stats
-from hubspider.items import DigestRecords
+from hubspider.items import DigestRecords, ImageRecordItem
 from hubspider.losses import data_lost, report_loss
 from hubspider.spiders.base import hub_spider
 
@@ -40,6 +40,8 @@ class CrawlReport:
     def item_scraped(self, item: Any) -> None:
         if isinstance(item, DigestRecords):
             self.stats.inc_value(stats.RECORDS_EXPORTED, len(item.records))
+        elif isinstance(item, ImageRecordItem):
+            self.stats.inc_value(stats.LAYERS_RECORDS)
 
     def item_error(self, item: Any, response: Response | None, failure: Failure) -> None:
         report_loss(self.crawler, "item", repr(item), f"pipeline error: {failure.getErrorMessage()}")
@@ -52,18 +54,7 @@ class CrawlReport:
         self.losses.append((kind, what, reason))
 
     def spider_closed(self, reason: str) -> None:
-        exported = self.stats.get_value(stats.RECORDS_EXPORTED, 0)
-        logger.info(
-            "Exported %d digest records from %d tags (%d pages); %d duplicate records dropped; "
-            "skipped %d non-platform images, %d images and %d tags without a digest",
-            exported,
-            self.stats.get_value(stats.TAGS_RECEIVED, 0),
-            self.stats.get_value(stats.PAGES, 0),
-            self.stats.get_value(stats.RECORDS_DUPLICATE, 0),
-            self.stats.get_value(stats.SKIPPED_NOT_A_PLATFORM, 0),
-            self.stats.get_value(stats.SKIPPED_IMAGE_WITHOUT_DIGEST, 0),
-            self.stats.get_value(stats.SKIPPED_TAG_WITHOUT_DIGEST, 0),
-        )
+        hub_spider(self.crawler).log_summary()
         self._report_capped()
         if self.losses:
             lines = "\n".join(summarize_losses(self.losses))

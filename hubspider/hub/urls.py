@@ -21,6 +21,11 @@ def tags_url(api_url: str, namespace: str, repository: str) -> str:
     )
 
 
+def tag_images_url(api_url: str, namespace: str, repository: str, tag: str) -> str:
+    """Every platform image of a tag with its layers and build steps (hub-api.md, "Layers")."""
+    return f"{api_url}/v2/repositories/{namespace}/{quote(repository)}/tags/{quote(tag, safe='')}/images"
+
+
 def page_key(url: str) -> str:
     """Which page of a listing a URL asks for: the first page is `page=1` whether it says so or not."""
     if url_query_parameter(url, "page") is None:

@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
 import orjson
+from scrapy.exceptions import DropItem
 
 from hubspider import stats
-from hubspider.items import TagItem, TagPage
+from hubspider.items import ImageRecordItem, TagItem, TagPage
 from hubspider.losses import report_loss
 from hubspider.schemas.scrapy_jsonschema import JsonSchemaValidatePipeline
 
@@ -38,12 +39,15 @@ class ValidatePipeline(JsonSchemaValidatePipeline):
         super().__init__(crawler.stats)
         self.crawler = crawler
         self.accepts_tag = TagAcceptor(TagItem.jsonschema)
+        self.accepts_image_record: Callable[[Any], Any] = fastjsonschema.compile(ImageRecordItem.jsonschema)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         return cls(crawler)
 
     def process_item(self, item: Any) -> Any:
+        if isinstance(item, ImageRecordItem):
+            return self._image_record(item)
         if not isinstance(item, TagPage):
             return super().process_item(item, self.crawler.spider)
         accepts = self.accepts_tag.for_one_page()
@@ -55,6 +59,15 @@ class ValidatePipeline(JsonSchemaValidatePipeline):
                 self._report_invalid(tag, item)
         self.stats.inc_value(stats.TAGS_RECEIVED, len(item.tags))
         item.tags = valid
+        return item
+
+    def _image_record(self, item: ImageRecordItem) -> ImageRecordItem:
+        try:
+            self.accepts_image_record(dict(item))
+        except fastjsonschema.JsonSchemaException as error:
+            what = f"image {item.get('namespace')}/{item.get('repository')}@{item.get('digest')}"
+            report_loss(self.crawler, "image", what, f"schema validation failed: {error}")
+            raise DropItem(f"{what}: not an image record") from None
         return item
 
     def _report_invalid(self, tag: Any, page: TagPage) -> None:

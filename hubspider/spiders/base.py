@@ -21,8 +21,11 @@ if TYPE_CHECKING:
 
 
 class HubSpider(Spider):
-    """A spider of the project: checked before it starts, resumable from the JOBDIR journal,
-    and every record it exports carries the crawl's one `seen_at`."""
+    """A spider of the project: checked before it starts, resumable from the JOBDIR journal
+    (if `resumable`), and every record it exports carries the crawl's one `seen_at`."""
+
+    #: Whether a JOBDIR journal resumes it; a spider whose progress is the store needs none.
+    resumable = True
 
     def __init__(self, *args: Any, config: HubConfig, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -54,6 +57,9 @@ class HubSpider(Spider):
     def journal_arguments(self) -> dict[str, Any]:
         """This crawl's `resume_key`, which the journal records for the next run to compare."""
         raise NotImplementedError
+
+    def log_summary(self) -> None:
+        """Say, as the crawl closes, what it exported: the closing report then names the losses."""
 
     @property
     def seen_at(self) -> str:

@@ -81,6 +81,20 @@ class LibrarySpider(HubSpider):
     def journal_arguments(self) -> dict[str, Any]:
         return _crawl_key(self.arguments, self.scope.api_url)
 
+    def log_summary(self) -> None:
+        values = self.crawler.stats.get_stats()
+        logger.info(
+            "Exported %d digest records from %d tags (%d pages); %d duplicate records dropped; "
+            "skipped %d non-platform images, %d images and %d tags without a digest",
+            values.get(stats.RECORDS_EXPORTED, 0),
+            values.get(stats.TAGS_RECEIVED, 0),
+            values.get(stats.PAGES, 0),
+            values.get(stats.RECORDS_DUPLICATE, 0),
+            values.get(stats.SKIPPED_NOT_A_PLATFORM, 0),
+            values.get(stats.SKIPPED_IMAGE_WITHOUT_DIGEST, 0),
+            values.get(stats.SKIPPED_TAG_WITHOUT_DIGEST, 0),
+        )
+
     async def start(self) -> AsyncIterator[Request]:
         for continuation in self.first_continuations():
             yield self.request_for(continuation)

@@ -10,13 +10,16 @@ closes nothing.
 
 The modules: `schema` (the tables of each version, and the migrations), `keys` (digests as
 32 bytes), `opening` (the file, its version, SQLite's errors as one line), `writes`,
-`queries`, `importer` (JSON Lines exports), `store` (all of these in one `Store`); and for a
-crawl, `writer` (the process that writes the store), `process` (the crawl's side of it) and
-`protocol` (the frames between the two, and when the writer commits).
+`queries`, `importer` (JSON Lines exports), the layer index (`images` its writes,
+`image_queries`, and `pending`: what a layers crawl has left to fetch), `store` (all of
+these in one `Store`); and for a crawl, `writer` (the process that writes the store),
+`process` (the crawl's side of it) and `protocol` (the frames between the two, and when the
+writer commits). The layers crawl writes image records through `Store.add_images` itself.
 """
 
 from hubspider.store.importer import MAX_LINE_BYTES, import_jsonl, numbered_lines, parse_record
 from hubspider.store.opening import LOCK_TIMEOUT, StoreError, schema_problem, store_problem
+from hubspider.store.pending import PendingImage
 from hubspider.store.schema import VERSION
 from hubspider.store.store import Store
 
@@ -24,6 +27,7 @@ __all__ = [
     "LOCK_TIMEOUT",
     "MAX_LINE_BYTES",
     "VERSION",
+    "PendingImage",
     "Store",
     "StoreError",
     "import_jsonl",

@@ -160,8 +160,12 @@ class StoreFile:
             with self.transaction():
                 found = upgrade(self.db)
             if found:
-                # The old version's pages are free now: give them back to the file system, once.
-                self.db.execute("VACUUM")
+                # A migration that rebuilt tables (1 to 2) left their old pages free: give them back
+                # to the file system, once. One that only added tables frees nothing, and a VACUUM
+                # would rewrite a large store for no gain.
+                (free_pages,) = self.db.execute("PRAGMA freelist_count").fetchone()
+                if free_pages:
+                    self.db.execute("VACUUM")
                 logger.info("Upgraded the store %s from schema version %d to %d", self.path, found, VERSION)
 
     def _upgrade_in_place(self, version: int) -> None:

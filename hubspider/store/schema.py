@@ -18,7 +18,7 @@ from hubspider.store.keys import digest_key
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-VERSION = 2
+VERSION = 3
 
 TABLES = frozenset({"builds", "digests", "sightings", "tags", "repositories"})
 
@@ -173,6 +173,72 @@ SELECT {RECORD_COLUMNS_2}
 {RECORD_SOURCES_2};
 """
 
+# Version 3 adds the layer index: what the registry says of each platform image, stored once
+# per manifest digest (it is fixed by the digest) however many repositories hold it, and the
+# layers and chains once however many images share them. Digests are keys.digest_key blobs.
+IMAGES_3 = """
+-- A platform image's manifest and config data. history: JSON, one array per config history
+-- step [created, created_by, comment, empty_layer]; instructions: JSON, the Hub API's
+-- instruction of each layer in order, NULL when the Hub API did not list the image. Rowid:
+-- a history of a few KB stays on the row's page.
+CREATE TABLE IF NOT EXISTS images (
+    id INTEGER PRIMARY KEY,
+    digest BLOB NOT NULL UNIQUE,  -- the platform manifest's digest
+    image_id BLOB NOT NULL,  -- the config's digest
+    platform TEXT NOT NULL,
+    os TEXT,
+    architecture TEXT,
+    variant TEXT,
+    os_version TEXT,
+    history TEXT NOT NULL,
+    instructions TEXT
+);
+CREATE INDEX IF NOT EXISTS images_by_image_id ON images (image_id);
+
+-- A compressed layer as manifests name it; one blob may be named with two media types.
+CREATE TABLE IF NOT EXISTS layers (
+    id INTEGER PRIMARY KEY,
+    digest BLOB NOT NULL,
+    media_type TEXT NOT NULL,
+    diff_id BLOB NOT NULL,
+    size INTEGER NOT NULL,
+    UNIQUE (digest, media_type)
+);
+CREATE INDEX IF NOT EXISTS layers_by_diff_id ON layers (diff_id);
+
+-- A chain ID (a layer and all below it): images built on the same base share theirs.
+CREATE TABLE IF NOT EXISTS chains (
+    id INTEGER PRIMARY KEY,
+    chain_id BLOB NOT NULL UNIQUE
+);
+
+-- An image's layers in order (position 0 the base): small integer keys, WITHOUT ROWID.
+CREATE TABLE IF NOT EXISTS image_layers (
+    image INTEGER NOT NULL REFERENCES images (id),
+    position INTEGER NOT NULL,
+    layer INTEGER NOT NULL REFERENCES layers (id),
+    chain INTEGER NOT NULL REFERENCES chains (id),
+    PRIMARY KEY (image, position)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS image_layers_by_layer ON image_layers (layer);
+CREATE INDEX IF NOT EXISTS image_layers_by_chain ON image_layers (chain);
+
+-- Which repositories hold an image, and when a layers crawl saw them do so: a second
+-- repository holding the same digest costs this row only.
+CREATE TABLE IF NOT EXISTS image_repositories (
+    image INTEGER NOT NULL REFERENCES images (id),
+    namespace TEXT NOT NULL,
+    repository TEXT NOT NULL,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    PRIMARY KEY (image, namespace, repository)
+) WITHOUT ROWID;
+"""
+
+SCHEMA_3 = SCHEMA_2 + IMAGES_3
+
+MIGRATE_2_TO_3 = IMAGES_3
+
 MIGRATE_1_TO_2 = """
 DROP VIEW records;
 DROP INDEX sightings_by_target;
@@ -229,7 +295,7 @@ def upgrade(db: sqlite3.Connection) -> int:
     Returns the version it had: another process may have upgraded it since the caller looked."""
     found = version_of(db)
     if found == 0:
-        run_script(db, SCHEMA_2)
+        run_script(db, SCHEMA_3)
     else:
         for version in range(found, VERSION):
             MIGRATIONS[version](db)
@@ -254,8 +320,13 @@ def records_as_arrays(records: str) -> str:
     ).decode()
 
 
+def migrate_2_to_3(db: sqlite3.Connection) -> None:
+    """The layer index's tables; version 2's stay as they are."""
+    run_script(db, MIGRATE_2_TO_3)
+
+
 # From each version to the next.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: migrate_1_to_2}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: migrate_1_to_2, 2: migrate_2_to_3}
 
 
 def run_script(db: sqlite3.Connection, script: str) -> None:

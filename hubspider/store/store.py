@@ -1,12 +1,14 @@
-"""The store as the commands and the crawl's writer use it: the file, its writes and its queries."""
+"""The store as the commands and the crawls use it: the file, its writes and its queries."""
 
 from __future__ import annotations
 
+from hubspider.store.image_queries import StoreImageQueries
+from hubspider.store.images import StoreImages
 from hubspider.store.queries import StoreQueries
 from hubspider.store.writes import StoreWrites
 
 
-class Store(StoreWrites, StoreQueries):
+class Store(StoreWrites, StoreQueries, StoreImages, StoreImageQueries):
     """The store file, opened for writing (a crawl, an import) or read-only (the queries).
 
     Raises `StoreError` with a one-line message when the file cannot be used (see

@@ -1,0 +1,99 @@
+"""Write every image record into the store, where the next `layers` run and `scrapy lookup` read it.
+
+Image records are few (one per pull) next to digest records, so the crawl writes them itself,
+in groups: a commit after `COMMIT_RECORDS` records or `COMMIT_SECONDS` after the first uncommitted
+one, and at the end. What a crash leaves uncommitted is still pending in the store, and the next
+run fetches it again; a store that fails stops the crawl at once, as lost data.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from scrapy.exceptions import DropItem, NotConfigured
+from scrapy.utils.defer import deferred_from_coro
+
+from hubspider import stats
+from hubspider.config import hub_config
+from hubspider.items import ImageRecordItem
+from hubspider.losses import report_loss
+from hubspider.spiders.base import hub_spider
+from hubspider.store import Store, StoreError
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from scrapy.crawler import Crawler
+
+COMMIT_RECORDS = 100
+COMMIT_SECONDS = 1.0
+
+
+class ImageStorePipeline:
+    def __init__(self, crawler: Crawler, path: str) -> None:
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.path = path
+        self.store: Store | None = None
+        self.batch: list[dict[str, Any]] = []
+        self.first_at = 0.0
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        config = hub_config(crawler)
+        if not config.store_enabled:
+            raise NotConfigured
+        return cls(crawler, config.store_path)
+
+    def open_spider(self) -> None:
+        try:
+            self.store = Store(self.path)
+        except StoreError as error:
+            self.failed(str(error))
+
+    def process_item(self, item: Any) -> Any:
+        if not isinstance(item, ImageRecordItem):
+            return item
+        if self.store is None:
+            raise DropItem("the store failed: not exported either, so that the next run fetches it")
+        if not self.batch:
+            self.first_at = time.monotonic()
+        self.batch.append(dict(item))
+        if len(self.batch) >= COMMIT_RECORDS or time.monotonic() - self.first_at >= COMMIT_SECONDS:
+            self.commit()
+        return item
+
+    def commit(self) -> None:
+        if self.store is None or not self.batch:
+            return
+        try:
+            self.store.add_images(self.batch, hub_spider(self.crawler).seen_at)
+        except StoreError as error:
+            self.failed(str(error))
+            return
+        self.stats.inc_value(stats.LAYERS_STORED, len(self.batch))
+        self.batch = []
+
+    def close_spider(self) -> None:
+        self.commit()
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+    def failed(self, problem: str) -> None:
+        """The records not committed are lost to the store: the crawl stops now."""
+        unstored = len(self.batch)
+        self.batch = []
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+        report_loss(
+            self.crawler,
+            "store",
+            self.path,
+            f"{problem} ({unstored} image records unstored); the crawl stops here",
+        )
+        engine = self.crawler.engine
+        if engine is not None and engine.spider is not None:
+            deferred_from_coro(engine.close_spider_async(reason="store_failed"))

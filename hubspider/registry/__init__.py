@@ -1,0 +1,1 @@
+"""Talking to a container registry: URLs, digests, manifests and configs, tokens and pull limits."""
