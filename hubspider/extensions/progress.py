@@ -1,7 +1,7 @@
 """Progress of a long crawl, every HUB_PROGRESS_INTERVAL seconds, and a closing summary.
 
-Replaces Scrapy's LogStats, whose "items" are pages here. The totals come from the API:
-the repository listing's `count`, and each repository's first tags page's `count`.
+Replaces Scrapy's LogStats, whose "items" are pages here. Each spider says what it has done
+and how long the rest will take (`HubSpider.progress` and `eta`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import create_looping_call
 
 from hubspider import stats
+from hubspider.spiders.base import duration, hub_spider
 
 if TYPE_CHECKING:
     from typing import Self
@@ -26,16 +27,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def _duration(seconds: float) -> str:
-    minutes, seconds = divmod(round(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    return f"{minutes}m {seconds:02d}s" if minutes else f"{seconds}s"
-
-
 class Progress:
     def __init__(self, crawler: Crawler, interval: float) -> None:
+        self.crawler = crawler
         self.stats = crawler.stats
         self.interval = interval
         self.started = time.monotonic()
@@ -59,29 +53,18 @@ class Progress:
     def value(self, name: str) -> int:
         return self.stats.get_value(name, 0)
 
-    def eta(self, elapsed: float) -> str:
-        total, done = self.value(stats.TAGS_TOTAL), self.value(stats.TAGS_RECEIVED)
-        if self.value(stats.REPOSITORIES_COUNTED) < self.value(stats.REPOSITORIES_TOTAL):
-            return "ETA once every repository's first page is in"
-        if not done or elapsed <= 0:
-            return "ETA unknown"
-        return f"ETA {_duration(max(total - done, 0) / (done / elapsed))}"
-
     def log_progress(self) -> None:
         elapsed = time.monotonic() - self.started
         requests = self.value("downloader/request_count")
         rate = (requests - self.requests_before) / self.interval
         self.requests_before = requests
+        spider = hub_spider(self.crawler)
         logger.info(
-            "Progress: %d/%d repositories, %d/%d tags, %d records exported, %.1f requests/s, %d 429s, %s",
-            self.value(stats.REPOSITORIES_DONE),
-            self.value(stats.REPOSITORIES_TOTAL),
-            self.value(stats.TAGS_RECEIVED),
-            self.value(stats.TAGS_TOTAL),
-            self.value(stats.RECORDS_EXPORTED),
+            "Progress: %s, %.1f requests/s, %d 429s, %s",
+            spider.progress(),
             rate,
             self.value(stats.RATELIMIT_429),
-            self.eta(elapsed),
+            spider.eta(elapsed),
         )
 
     def spider_closed(self, reason: str) -> None:
@@ -90,15 +73,10 @@ class Progress:
         elapsed = time.monotonic() - self.started
         requests = self.value("downloader/request_count")
         logger.info(
-            "Crawl %s in %s: %d/%d repositories, %d/%d tags, %d records exported, %d requests "
-            "(%.1f/s), %d 429s",
+            "Crawl %s in %s: %s, %d requests (%.1f/s), %d 429s",
             reason,
-            _duration(elapsed),
-            self.value(stats.REPOSITORIES_DONE),
-            self.value(stats.REPOSITORIES_TOTAL),
-            self.value(stats.TAGS_RECEIVED),
-            self.value(stats.TAGS_TOTAL),
-            self.value(stats.RECORDS_EXPORTED),
+            duration(elapsed),
+            hub_spider(self.crawler).progress(),
             requests,
             requests / elapsed if elapsed > 0 else 0.0,
             self.value(stats.RATELIMIT_429),

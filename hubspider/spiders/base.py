@@ -58,6 +58,14 @@ class HubSpider(Spider):
         """This crawl's `resume_key`, which the journal records for the next run to compare."""
         raise NotImplementedError
 
+    def progress(self) -> str:
+        """What the crawl has done so far, for the progress lines."""
+        return ""
+
+    def eta(self, elapsed: float) -> str:
+        """How long the rest of the crawl will take, at the pace of its first `elapsed` seconds."""
+        return "ETA unknown"
+
     def log_summary(self) -> None:
         """Say, as the crawl closes, what it exported: the closing report then names the losses."""
 
@@ -76,3 +84,18 @@ def hub_spider(crawler: Crawler) -> HubSpider:
     if not isinstance(spider, HubSpider):
         raise TypeError(f"{spider!r} is not a spider of this project (hubspider.spiders.base.HubSpider)")
     return spider
+
+
+def estimate(done: int, total: int, elapsed: float) -> str:
+    """The time the rest of `total` takes at the pace `done` took `elapsed` seconds."""
+    if not done or elapsed <= 0:
+        return "ETA unknown"
+    return f"ETA {duration(max(total - done, 0) / (done / elapsed))}"
+
+
+def duration(seconds: float) -> str:
+    minutes, whole_seconds = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m {whole_seconds:02d}s" if minutes else f"{whole_seconds}s"

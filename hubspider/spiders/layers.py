@@ -40,7 +40,7 @@ from hubspider.registry.content import (
 from hubspider.registry.meta import CONTENT_ADDRESSED_META, PULL_META, REGISTRY_SCOPE_META
 from hubspider.registry.pulls import PullWindowUsed, pull_budget
 from hubspider.registry.urls import blob_url, manifest_url, registry_scope
-from hubspider.spiders.base import HubSpider
+from hubspider.spiders.base import HubSpider, estimate
 from hubspider.store import Store, StoreError
 from hubspider.timestamps import utc_timestamp
 
@@ -99,6 +99,17 @@ class LayersSpider(HubSpider):
             raise ArgumentError(
                 "the layers spider indexes the images the store knows: it needs HUB_STORE_ENABLED"
             )
+
+    def progress(self) -> str:
+        value = self.crawler.stats.get_stats().get
+        return (
+            f"{value(stats.LAYERS_RECORDS, 0)}/{value(stats.LAYERS_PENDING, 0)} images indexed, "
+            f"{value(stats.PULLS_MADE, 0)} pulls"
+        )
+
+    def eta(self, elapsed: float) -> str:
+        value = self.crawler.stats.get_stats().get
+        return estimate(value(stats.LAYERS_RECORDS, 0), value(stats.LAYERS_PENDING, 0), elapsed)
 
     def log_summary(self) -> None:
         values = self.crawler.stats.get_stats()

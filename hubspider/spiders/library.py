@@ -31,7 +31,7 @@ from hubspider.planning import (
     plan_listing_page,
     plan_tags_page,
 )
-from hubspider.spiders.base import HubSpider
+from hubspider.spiders.base import HubSpider, estimate
 from hubspider.store import Store, StoreError
 
 if TYPE_CHECKING:
@@ -80,6 +80,21 @@ class LibrarySpider(HubSpider):
 
     def journal_arguments(self) -> dict[str, Any]:
         return _crawl_key(self.arguments, self.scope.api_url)
+
+    def progress(self) -> str:
+        value = self.crawler.stats.get_stats().get
+        return (
+            f"{value(stats.REPOSITORIES_DONE, 0)}/{value(stats.REPOSITORIES_TOTAL, 0)} repositories, "
+            f"{value(stats.TAGS_RECEIVED, 0)}/{value(stats.TAGS_TOTAL, 0)} tags, "
+            f"{value(stats.RECORDS_EXPORTED, 0)} records exported"
+        )
+
+    def eta(self, elapsed: float) -> str:
+        """The totals come from the API: the listing's `count`, and each first tags page's."""
+        value = self.crawler.stats.get_stats().get
+        if value(stats.REPOSITORIES_COUNTED, 0) < value(stats.REPOSITORIES_TOTAL, 0):
+            return "ETA once every repository's first page is in"
+        return estimate(value(stats.TAGS_RECEIVED, 0), value(stats.TAGS_TOTAL, 0), elapsed)
 
     def log_summary(self) -> None:
         values = self.crawler.stats.get_stats()
