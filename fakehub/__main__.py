@@ -8,6 +8,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from .data import make_hub
+from .registry import FakeRegistry
 from .server import (
     CHURN_MODES,
     FAULT_KINDS,
@@ -50,6 +51,22 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "--truth",
         metavar="NAMESPACE",
         help="print the records a complete crawl of NAMESPACE exports, and exit",
+    )
+    parser.add_argument(
+        "--image-truth",
+        metavar="NAMESPACE",
+        help="print the image records a complete layers crawl after a crawl of NAMESPACE exports, and exit",
+    )
+    registry = parser.add_argument_group("registry")
+    registry.add_argument(
+        "--registry", action="store_true", help="also serve a registry, its token service and a blob CDN"
+    )
+    registry.add_argument(
+        "--pull-limit", type=int, metavar="N", help="anonymous pulls per window (default: none)"
+    )
+    registry.add_argument("--pull-window", type=int, default=21600, metavar="S")
+    registry.add_argument(
+        "--registry-prefix", default="", metavar="PATH", help="serve under /v2/PATH/, as ECR"
     )
     limits = parser.add_argument_group("rate limit")
     limits.add_argument("--rate-limit", type=int, metavar="N", help="requests per window (default: none)")
@@ -148,12 +165,30 @@ def main(argv: list[str] | None = None) -> None:
         for record in hub.expected_records(args.truth):
             sys.stdout.write(json.dumps(record) + "\n")
         return
+    if args.image_truth:
+        for record in hub.expected_image_records(args.image_truth):
+            sys.stdout.write(json.dumps(record) + "\n")
+        return
     server = make_server(args, hub)
     print(f"fakehub serving {hub.tag_count} tags on {server.url}", flush=True)
+    registry = None
+    if args.registry:
+        registry = FakeRegistry(
+            hub,
+            pull_limit=args.pull_limit,
+            window=args.pull_window,
+            users=dict(args.user) or None,
+            prefix=args.registry_prefix,
+        ).start()
+        print(f"registry {registry.url}", flush=True)
+        print(f"auth {registry.auth_url}", flush=True)
+        print(f"cdn {registry.cdn_url}", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         server.server_close()
+        if registry is not None:
+            registry.stop()
 
 
 if __name__ == "__main__":

@@ -7,13 +7,25 @@ are both derived from that model, independently of the spider's code.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
+
+from .content import (
+    FAMILY_TYPES,
+    MANIFEST_OF_INDEX,
+    Attestation,
+    ImageContent,
+    chain_ids,
+    index_bytes,
+    make_attestation,
+    sha256_digest,
+)
+from .recipes import BuildRecipe, family_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -87,8 +99,8 @@ EVOLVE_NEWEST = 30
 EVOLVE_FIRST_PAGE = 100
 
 
-def _digest(*parts: object) -> str:
-    return "sha256:" + hashlib.sha256("/".join(map(str, parts)).encode()).hexdigest()
+def _key(*parts: object) -> str:
+    return "/".join(map(str, parts))
 
 
 def _iso(moment: datetime) -> str:
@@ -104,6 +116,8 @@ class Image:
     digest: str | None
     size: int
     last_pushed: str
+    # What the registry serves for this digest; None where Hub names no digest.
+    content: ImageContent | Attestation | None = None
 
     @property
     def is_platform(self) -> bool:
@@ -129,6 +143,43 @@ class Image:
             "last_pushed": self.last_pushed,
         }
 
+    def images_api(self) -> dict[str, Any]:
+        """This image as the Hub API's images endpoint lists it: with its build steps as `layers`."""
+        layers = self.content.api_layers() if isinstance(self.content, ImageContent) else []
+        return self.api() | {"layers": layers}
+
+    def expected_image_record(self, namespace: str, repository: str) -> dict[str, Any]:
+        """The image record (without seen_at) a layers crawl must export for this platform image."""
+        content = self.content
+        if not isinstance(content, ImageContent) or not self.is_platform:
+            raise ValueError(f"{self.digest} is not a platform image with content")
+        _, layer_type = FAMILY_TYPES[content.media_type]
+        layer_steps = content.layer_steps()
+        chains = chain_ids([layer.diff_id for _, layer in layer_steps])
+        return {
+            "digest": self.digest,
+            "image_id": content.config_digest,
+            "namespace": namespace,
+            "repository": repository,
+            "platform": self.platform,
+            "os": self.os,
+            "architecture": self.architecture,
+            "variant": self.variant,
+            "os_version": self.os_version,
+            "layers": [
+                {
+                    "digest": layer.digest,
+                    "diff_id": layer.diff_id,
+                    "chain_id": chain,
+                    "size": layer.size,
+                    "media_type": layer_type,
+                    "instruction": step.created_by,
+                }
+                for (step, layer), chain in zip(layer_steps, chains, strict=True)
+            ],
+            "history": content.history(),
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class Build:
@@ -138,12 +189,23 @@ class Build:
     media_type: str
     images: tuple[Image, ...]
     pushed: str
+    # Names an index that lists nothing, which would otherwise have the same digest as every other.
+    key: str = ""
 
     @property
     def full_size(self) -> int:
         if self.digest is None:
             return 0
         return max((image.size for image in self.images), default=0)
+
+    def index(self) -> bytes:
+        """The OCI index or Docker manifest list this build pushed (an index build's only)."""
+        images = [image.content for image in self.images if isinstance(image.content, ImageContent)]
+        attestations = [image.content for image in self.images if isinstance(image.content, Attestation)]
+        return index_bytes(self.media_type, images, attestations, None if images else self.key)
+
+    def index_digest(self) -> str:
+        return sha256_digest(self.index())
 
 
 @dataclass
@@ -303,9 +365,61 @@ class Hub:
             for record in tag.expected_records()
         ]
 
+    def expected_image_records(
+        self, namespace: str = "library", repositories: list[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Every image record (without seen_at) a complete layers crawl exports after a complete
+        crawl of `namespace`: one per platform image digest and repository, over its unique tags."""
+        selected = self.namespaces.get(namespace, {})
+        names = repositories if repositories is not None else list(selected)
+        records = []
+        for name in names:
+            seen: set[str] = set()
+            for tag in selected[name].unique_tags:
+                for image in tag.build.images:
+                    if image.is_platform and image.digest not in seen:
+                        seen.add(image.digest)  # type: ignore[arg-type]
+                        records.append(image.expected_image_record(namespace, name))
+        return records
+
     @property
     def tag_count(self) -> int:
         return sum(len(r.unique_tags) for repos in self.namespaces.values() for r in repos.values())
+
+
+# os, architecture, variant, os_version
+Platform = tuple[str, str, str | None, str | None]
+
+
+class _BuildContent:
+    """Makes the images of one build, each with real content and its digest."""
+
+    def __init__(
+        self, repository: Repository, name: str, key: str, pushed: str, base_generation: int | None = None
+    ) -> None:
+        self.key = key
+        self.pushed = pushed
+        self.recipe = BuildRecipe(
+            namespace=repository.namespace,
+            repository=repository.name,
+            name=name,
+            build_key=key,
+            pushed=pushed,
+            base_generation=base_generation,
+        )
+
+    def image(self, platform: Platform, size: int, media_type: str) -> Image:
+        os, architecture, variant, os_version = platform
+        content = self.recipe.image(
+            media_type=media_type, os=os, architecture=architecture, variant=variant, os_version=os_version
+        )
+        return Image(os, architecture, variant, os_version, content.digest, size, self.pushed, content)
+
+    def attestation(self, subject: Image) -> Image:
+        if subject.digest is None:
+            raise ValueError("an attestation needs the digest of the image it attests")
+        content = make_attestation(subject.digest, self.key)
+        return Image("unknown", "unknown", None, None, content.digest, 1_024, self.pushed, content)
 
 
 class _Generator:
@@ -336,13 +450,19 @@ class _Generator:
         tags: list[Tag] = []
         moment = EPOCH - timedelta(minutes=self.random.randint(0, 600))
         version_names = self._versions()
+        builds_by_family: Counter[str] = Counter()
         while len(tags) < count:
             aliases_by_version = next(version_names)
             for suffix in suffixes:
                 if len(tags) >= count:
                     break
                 moment -= timedelta(minutes=self.random.randint(1, 300))
-                build = self.build(repository, aliases_by_version[0] + suffix, suffix, moment, len(tags))
+                build_name = aliases_by_version[0] + suffix
+                family = family_of(repository.name, build_name)
+                build = self.build(
+                    repository, build_name, suffix, moment, len(tags), ordinal=builds_by_family[family]
+                )
+                builds_by_family[family] += 1
                 for alias in aliases_by_version[: count - len(tags)]:
                     tags.append(
                         Tag(
@@ -379,13 +499,14 @@ class _Generator:
                     yield aliases
         raise RuntimeError("ran out of version names")
 
-    def build(self, repository: Repository, name: str, suffix: str, moment: datetime, position: int) -> Build:
+    def build(
+        self, repository: Repository, name: str, suffix: str, moment: datetime, position: int, *, ordinal: int
+    ) -> Build:
         rng = self.random
         pushed = _iso(moment)
-        key = (repository.namespace, repository.name, name)
         if "windows" in suffix or "nanoserver" in suffix:
             os_version = WINDOWS_VERSIONS["ltsc2022" if "ltsc2022" in suffix else "1809"]
-            platforms = [("windows", "amd64", None, os_version)]
+            platforms: list[Platform] = [("windows", "amd64", None, os_version)]
         else:
             choice = rng.random()
             if choice < 0.12:
@@ -397,37 +518,31 @@ class _Generator:
             else:
                 platform_set = LINUX_ALL
             platforms = [(*p, None) for p in platform_set]
-        images = [
-            Image(
-                os,
-                arch,
-                variant,
-                os_version,
-                _digest(*key, os, arch, variant),
-                rng.randint(2_000_000, 400_000_000),
-                pushed,
-            )
-            for os, arch, variant, os_version in platforms
-        ]
-        if len(images) == 1 and platforms[0][0] == "linux" and rng.random() < 0.6:
+        sizes = [rng.randint(2_000_000, 400_000_000) for _ in platforms]
+        key = _key(repository.namespace, repository.name, name)
+        content = _BuildContent(repository, name, key, pushed, ordinal)
+        if len(platforms) == 1 and platforms[0][0] == "linux" and rng.random() < 0.6:
             # A single-platform tag: the tag digest is its one image's manifest.
-            return Build(images[0].digest, rng.choice(MANIFEST_MEDIA_TYPES), tuple(images), pushed)
-        if rng.random() < 0.15:
-            images.append(
-                Image("unknown", "unknown", None, None, _digest(*key, "attestation"), 1_024, pushed)
-            )
+            media_type = rng.choice(MANIFEST_MEDIA_TYPES)
+            image = content.image(platforms[0], sizes[0], media_type)
+            return Build(image.digest, media_type, (image,), pushed)
+        attested = rng.random() < 0.15
         old = position > 40
-        if old and rng.random() < 0.04:
-            first = images[0]
-            images[0] = Image(
-                first.os, first.architecture, first.variant, first.os_version, None, first.size, pushed
-            )
-        if old and rng.random() < 0.02:
-            images = []
-        digest: str | None = _digest(*key, "index")
-        if old and rng.random() < 0.03:
-            digest = None
-        return Build(digest, rng.choice(INDEX_MEDIA_TYPES), tuple(images), pushed)
+        digestless_first = old and rng.random() < 0.04
+        empty = old and rng.random() < 0.02
+        digestless_tag = old and rng.random() < 0.03
+        media_type = rng.choice(INDEX_MEDIA_TYPES)
+        if empty:
+            build = Build(None, media_type, (), pushed, content.key)
+            return build if digestless_tag else replace(build, digest=build.index_digest())
+        manifest_type = MANIFEST_OF_INDEX[media_type]
+        images = [content.image(p, size, manifest_type) for p, size in zip(platforms, sizes, strict=True)]
+        if attested:
+            images.append(content.attestation(images[-1]))
+        if digestless_first:
+            images[0] = replace(images[0], digest=None, content=None)
+        build = Build(None, media_type, tuple(images), pushed, content.key)
+        return build if digestless_tag else replace(build, digest=build.index_digest())
 
 
 def _tag_counts(total: int, names: list[str], rng: random.Random) -> list[int]:
@@ -461,18 +576,20 @@ def make_hub(repositories: int = 12, tags: int = 1_500, seed: int = 0) -> Hub:
 def pushed_tag(repository: Repository, name: str, tag_id: int) -> Tag:
     """A tag pushed after the hub was made: newer than every generated tag, with a build of its own."""
     pushed = _iso(EPOCH + timedelta(hours=1))
-    key = (repository.namespace, repository.name, name)
+    content = _BuildContent(repository, name, _key(repository.namespace, repository.name, name), pushed)
+    manifest_type = MANIFEST_OF_INDEX[INDEX_MEDIA_TYPES[0]]
     images = tuple(
-        Image(os, arch, variant, None, _digest(*key, os, arch, variant), 30_000_000 + 1_000_000 * i, pushed)
+        content.image((os, arch, variant, None), 30_000_000 + 1_000_000 * i, manifest_type)
         for i, (os, arch, variant) in enumerate(LINUX_COMMON)
     )
+    build = Build(None, INDEX_MEDIA_TYPES[0], images, pushed, content.key)
     return Tag(
         namespace=repository.namespace,
         repository=repository.name,
         repository_id=repository.repository_id,
         name=name,
         tag_id=tag_id,
-        build=Build(_digest(*key, "index"), INDEX_MEDIA_TYPES[0], images, pushed),
+        build=replace(build, digest=build.index_digest()),
         last_updated=pushed,
     )
 
@@ -492,24 +609,27 @@ def _parse_iso(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
-def _rebuilt(build: Build, key: tuple[object, ...], pushed: str, rng: random.Random) -> Build:
+def _rebuilt(build: Build, content: _BuildContent, rng: random.Random) -> Build:
     """A fresh push shaped like `build`: same platforms and media type, new digests everywhere."""
-    images = tuple(
-        Image(
-            image.os,
-            image.architecture,
-            image.variant,
-            image.os_version,
-            _digest(*key, i, image.os, image.architecture, image.variant),
-            image.size if not image.is_platform else max(1_024, image.size + rng.randint(-500_000, 500_000)),
-            pushed,
-        )
-        for i, image in enumerate(build.images)
-    )
-    if build.media_type in MANIFEST_MEDIA_TYPES and images:
+    single = build.media_type in MANIFEST_MEDIA_TYPES
+    manifest_type = build.media_type if single else MANIFEST_OF_INDEX[build.media_type]
+    images: list[Image] = []
+    for image in build.images:
+        if not image.is_platform:
+            # Hub names no digest here, or an attestation: made again below, for the new images.
+            if image.digest is None:
+                images.append(replace(image, last_pushed=content.pushed))
+            continue
+        size = max(1_024, image.size + rng.randint(-500_000, 500_000))
+        platform = (image.os, image.architecture, image.variant, image.os_version)
+        images.append(content.image(platform, size, manifest_type))
+    if any(isinstance(image.content, Attestation) for image in build.images) and images[-1].digest:
+        images.append(content.attestation(images[-1]))
+    if single and images:
         # A single-platform tag's digest stays its one image's manifest digest.
-        return Build(images[0].digest, build.media_type, images, pushed)
-    return Build(_digest(*key, "index"), build.media_type, images, pushed)
+        return Build(images[0].digest, build.media_type, tuple(images), content.pushed)
+    rebuilt = Build(None, build.media_type, tuple(images), content.pushed, content.key)
+    return replace(rebuilt, digest=rebuilt.index_digest())
 
 
 class _Evolver:
@@ -559,12 +679,14 @@ class _Evolver:
         self.seconds += 1
         return _iso(self.now + timedelta(seconds=self.seconds))
 
-    def key(self, repository: Repository, name: str) -> tuple[object, ...]:
-        return ("evolved", self.hub.generation, repository.namespace, repository.name, name)
+    def content(self, repository: Repository, name: str) -> _BuildContent:
+        """A new build of `name`, stamped now: its key makes its digests unlike any before."""
+        key = _key("evolved", self.hub.generation, repository.namespace, repository.name, name)
+        return _BuildContent(repository, name, key, self.stamp())
 
     def move(self, repository: Repository, tag: Tag) -> None:
-        pushed = self.stamp()
-        build = _rebuilt(tag.build, self.key(repository, tag.name), pushed, self.rng)
+        build = _rebuilt(tag.build, self.content(repository, tag.name), self.rng)
+        pushed = build.pushed
         # A new Tag object, not an edit: the old one's cached JSON goes with it.
         new_tag = replace(tag, build=build, last_updated=pushed)
         listing = self.listings[repository.name]
@@ -580,16 +702,17 @@ class _Evolver:
         while f"3.99.0-new{number}" in names:
             number += 1
         name = f"3.99.0-new{number}"
-        pushed = self.stamp()
         # Shaped like the repository's newest build: the platforms it publishes today.
         template = self.before[repository.name][0].build
+        build = _rebuilt(template, self.content(repository, name), self.rng)
+        pushed = build.pushed
         new_tag = Tag(
             namespace=repository.namespace,
             repository=repository.name,
             repository_id=repository.repository_id,
             name=name,
             tag_id=self.next_tag_id,
-            build=_rebuilt(template, self.key(repository, name), pushed, self.rng),
+            build=build,
             last_updated=pushed,
         )
         self.next_tag_id += 1

@@ -22,7 +22,7 @@ from collections import Counter
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 from .data import pushed_tag
 
@@ -40,6 +40,10 @@ REPOSITORIES_PATH = re.compile(
 )
 TAGS_PATH = re.compile(
     r"^/v2/(?:repositories|namespaces/(?P<ns2>[^/]+)/repositories)/(?:(?P<ns1>[^/]+)/)?(?P<repo>[^/]+)/tags/?$"
+)
+IMAGES_PATH = re.compile(
+    r"^/v2/(?:repositories|namespaces/(?P<ns2>[^/]+)/repositories)/(?:(?P<ns1>[^/]+)/)?(?P<repo>[^/]+)"
+    r"/tags/(?P<tag>[^/]+)/images/?$"
 )
 TOKEN_PATH = "/v2/auth/token"
 LOGIN_PATH = "/v2/users/login"
@@ -265,7 +269,9 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         query = {key: values[-1] for key, values in parse_qs(url.query).items()}
         try:
             signed_in = self.authenticate()
-            if match := TAGS_PATH.match(url.path):
+            if match := IMAGES_PATH.match(url.path):
+                self.send_images(match["ns1"] or match["ns2"], match["repo"], unquote(match["tag"]))
+            elif match := TAGS_PATH.match(url.path):
                 namespace = match["ns1"] or match["ns2"]
                 self.send_tags(namespace, match["repo"], url.path, query, signed_in)
             elif match := REPOSITORIES_PATH.match(url.path):
@@ -439,6 +445,16 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             # Before answering, so that the client's next request already meets the changed listing.
             self.server.churn_once(repository)
         self.send_body(200, body)
+
+    def send_images(self, namespace: str, name: str, tag_name: str) -> None:
+        """The UI endpoint: every image of one tag, with its build steps as `layers`."""
+        repository = self.server.hub.repository(namespace, name)
+        if repository is None:
+            raise _HttpError(404, NOT_FOUND_ERROR)
+        tag = next((tag for tag in repository.tags if tag.name == tag_name), None)
+        if tag is None:
+            raise _HttpError(404, {"message": f"httperror 404: tag '{tag_name}' not found", "errinfo": {}})
+        self.send_json(200, [image.images_api() for image in tag.build.images])
 
     def page(self, items: list[bytes], path: str, query: dict[str, str]) -> bytes:
         page, page_size = _page_arguments(query)

@@ -49,8 +49,8 @@ AUTH = "https://auth.docker.io"
 REALM = f"{AUTH}/token"
 CDN = "https://production.cloudflare.docker.com"
 USER, PAT = "hubspider-ci", "dckr_pat_Registry4kQ9wZ2xLp7Vn3Tb"
-ALPINE = registry_scope("library", "alpine")
-PYTHON = registry_scope("library", "python")
+ALPINE = registry_scope(REGISTRY, "library", "alpine")
+PYTHON = registry_scope(REGISTRY, "library", "python")
 DIGEST = "sha256:" + "a" * 64
 CHALLENGE = f'Bearer realm="{REALM}",service="registry.docker.io"'
 TOO_MANY = b'{"errors":[{"code":"TOOMANYREQUESTS","message":"You have reached your pull rate limit."}]}'

@@ -6,10 +6,15 @@ from __future__ import annotations
 from urllib.parse import quote, urlsplit
 
 
+def _repository_name(registry_url: str, namespace: str, repository: str) -> str:
+    """The repository's name in the registry: behind the prefix, as a mirror names it."""
+    prefix = urlsplit(registry_url).path.strip("/")
+    return "/".join(part for part in (prefix, namespace, repository) if part)
+
+
 def _repository_url(registry_url: str, namespace: str, repository: str) -> str:
     parts = urlsplit(registry_url)
-    prefix = parts.path.strip("/")
-    name = "/".join(part for part in (prefix, namespace, repository) if part)
+    name = _repository_name(registry_url, namespace, repository)
     return f"{parts.scheme}://{parts.netloc}/v2/{quote(name)}"
 
 
@@ -29,6 +34,6 @@ def base_url(registry_url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}/v2/"
 
 
-def registry_scope(namespace: str, repository: str) -> str:
-    """The token scope that reads one repository."""
-    return f"repository:{namespace}/{repository}:pull"
+def registry_scope(registry_url: str, namespace: str, repository: str) -> str:
+    """The token scope that reads one repository, named as the registry names it (prefix included)."""
+    return f"repository:{_repository_name(registry_url, namespace, repository)}:pull"

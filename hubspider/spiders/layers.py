@@ -226,7 +226,7 @@ class LayersSpider(HubSpider):
             callback=self.parse_manifest,
             errback=self.fetch_failed,
             cb_kwargs={"fetch": fetch},
-            meta={PULL_META: True, REGISTRY_SCOPE_META: registry_scope(image.namespace, image.repository)},
+            meta={PULL_META: True, REGISTRY_SCOPE_META: self.scope_of(image)},
             priority=PRIORITY_STARTED,
         )
 
@@ -256,7 +256,7 @@ class LayersSpider(HubSpider):
                 dont_filter=True,
                 meta={
                     CONTENT_ADDRESSED_META: True,
-                    REGISTRY_SCOPE_META: registry_scope(image.namespace, image.repository),
+                    REGISTRY_SCOPE_META: self.scope_of(image),
                 },
                 priority=PRIORITY_STARTED,
             )
@@ -325,7 +325,7 @@ class LayersSpider(HubSpider):
             callback=self.parse_head,
             errback=self.head_failed,
             cb_kwargs={"image": image, "stored": stored},
-            meta={REGISTRY_SCOPE_META: registry_scope(image.namespace, image.repository)},
+            meta={REGISTRY_SCOPE_META: self.scope_of(image)},
             priority=PRIORITY_STARTED,
             dont_filter=True,
         )
@@ -352,6 +352,9 @@ class LayersSpider(HubSpider):
             self.gone(image)
             return
         report_loss(self.crawler, "image", describe(image), failure_reason(failure))
+
+    def scope_of(self, image: PendingImage) -> str:
+        return registry_scope(self.config.registry_url, image.namespace, image.repository)
 
     # Outcomes that are not records.
 
