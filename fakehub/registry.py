@@ -117,6 +117,8 @@ class _Handler(BaseHTTPRequestHandler):
     def send(
         self, status: int, body: bytes, headers: dict[str, str] | None = None, *, head: bool = False
     ) -> None:
+        if latency := self.server.registry.latency:
+            time.sleep(latency)
         self.send_response(status)
         headers = {"Content-Type": "application/json"} | (headers or {})
         headers.setdefault("Content-Length", str(len(body)))
@@ -321,6 +323,7 @@ class FakeRegistry:
         tampered: frozenset[str] = frozenset(),
         signed_in_pull_limit: int | None = None,
         token_ttl: float = TOKEN_TTL,
+        latency: float = 0.0,
     ) -> None:
         if pull_limit is not None and pull_limit < 0:
             raise ValueError("pull limit must not be negative")
@@ -334,6 +337,8 @@ class FakeRegistry:
         self.prefix = prefix.strip("/")
         self.tampered = frozenset(tampered)
         self.token_ttl = token_ttl
+        #: Seconds every answer (registry, token service, CDN) waits, as a distant host would.
+        self.latency = latency
         self.counts: Counter[str] = Counter(dict.fromkeys(COUNT_KEYS, 0))
         self.cdn_authorizations: list[str] = []
         #: The HTTP basic credentials the token service received (base64, as sent).

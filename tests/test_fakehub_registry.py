@@ -231,7 +231,8 @@ def test_tampered_digests_are_served_with_other_bytes_and_the_same_headers(hub):
 def test_a_prefix_puts_repositories_under_it(hub):
     tag = first_index_tag(hub)
     with FakeRegistry(hub, prefix="docker") as registry:
-        token = token_for(registry)
+        # A mirror names the repository with its prefix, in the token scope too.
+        token = token_for(registry, namespace="docker/library")
         status, headers, _ = call(
             f"{registry.url}/v2/docker/library/python/manifests/{tag.name}", token=token
         )

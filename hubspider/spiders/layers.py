@@ -277,10 +277,14 @@ class LayersSpider(HubSpider):
 
     def config_failed(self, failure: Failure) -> None:
         digest = failure.request.cb_kwargs["digest"]  # type: ignore[attr-defined]
-        for fetch, _ in self.awaiting_config.pop(digest, []):
-            report_loss(
-                self.crawler, "image", describe(fetch.image), f"config {digest}: {failure_reason(failure)}"
-            )
+        waiting = [fetch for fetch, _ in self.awaiting_config.pop(digest, [])]
+        if failure.check(PullWindowUsed):
+            self.defer(waiting)
+            return
+        reason = f"config {digest}: {failure_reason(failure)}"
+        for fetch in waiting:
+            for image in (fetch.image, *fetch.also):
+                report_loss(self.crawler, "image", describe(image), reason)
 
     def records(
         self, fetch: Fetch, manifest: Manifest, config: ImageConfig
@@ -348,10 +352,12 @@ class LayersSpider(HubSpider):
     def head_failed(self, failure: Failure) -> None:
         image: PendingImage = failure.request.cb_kwargs["image"]  # type: ignore[attr-defined]
         error = failure.value
-        if isinstance(error, HttpError) and error.response.status == 404:
+        if failure.check(PullWindowUsed):
+            self.defer_images(1)
+        elif isinstance(error, HttpError) and error.response.status == 404:
             self.gone(image)
-            return
-        report_loss(self.crawler, "image", describe(image), failure_reason(failure))
+        else:
+            report_loss(self.crawler, "image", describe(image), failure_reason(failure))
 
     def scope_of(self, image: PendingImage) -> str:
         return registry_scope(self.config.registry_url, image.namespace, image.repository)
@@ -365,7 +371,10 @@ class LayersSpider(HubSpider):
             report_loss(self.crawler, "image", describe(image), reason)
 
     def defer(self, fetches: Iterable[Fetch]) -> None:
-        count = sum(1 + len(fetch.also) for fetch in fetches)
+        self.defer_images(sum(1 + len(fetch.also) for fetch in fetches))
+
+    def defer_images(self, count: int) -> None:
+        """Left for the next run, which finds them pending in the store again: not lost."""
         self.deferred += count
         self.crawler.stats.inc_value(stats.LAYERS_DEFERRED, count)
 

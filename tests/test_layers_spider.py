@@ -1,0 +1,242 @@
+"""The `layers` spider's callbacks, fed the emulator's real content (manifests, configs and the
+Hub API's images answers, real digests throughout) without a crawl."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from scrapy import Request
+from scrapy.http import Response, TextResponse
+from scrapy.utils.test import get_crawler
+from twisted.python.failure import Failure
+
+from fakehub import make_hub
+from fakehub.content import ImageContent
+from hubspider import stats
+from hubspider.arguments import ArgumentError
+from hubspider.items import ImageRecordItem
+from hubspider.registry.meta import CONTENT_ADDRESSED_META, PULL_META, REGISTRY_SCOPE_META
+from hubspider.registry.pulls import PullWindowUsed
+from hubspider.spiders.layers import Fetch, LayersSpider, by_tag, plan_fetches
+from hubspider.store import PendingImage
+from tests.helpers import PROJECT_SETTINGS
+
+if TYPE_CHECKING:
+    from fakehub import Hub
+    from fakehub.data import Image, Tag
+
+API = "https://hub.docker.com"
+REGISTRY = "https://registry-1.docker.io"
+SEEN_AT = "2026-11-22T12:00:00Z"
+
+
+@pytest.fixture(scope="module")
+def hub() -> Hub:
+    return make_hub(repositories=3, tags=12, seed=1)
+
+
+@pytest.fixture
+def spider() -> LayersSpider:
+    crawler = get_crawler(LayersSpider, PROJECT_SETTINGS | {"HUB_API_URL": API})
+    spider = LayersSpider.from_crawler(crawler)
+    crawler.spider = spider
+    crawler.stats.open_spider()
+    spider.started_at = spider.started_at.replace(year=2026, month=11, day=22, hour=12, minute=0, second=0)
+    return spider
+
+
+def tag_and_image(hub: Hub, repository: str = "python") -> tuple[Tag, Image, ImageContent]:
+    for tag in hub.namespaces["library"][repository].unique_tags:
+        for image in tag.build.images:
+            if isinstance(image.content, ImageContent):
+                return tag, image, image.content
+    raise AssertionError(f"no platform image in {repository}")
+
+
+def pending(tag: Tag, image: Image, *, repository: str | None = None, known: bool = False) -> PendingImage:
+    assert image.digest is not None
+    return PendingImage(
+        digest=image.digest,
+        namespace="library",
+        repository=repository or tag.repository,
+        platform=image.platform,
+        os=image.os,
+        architecture=image.architecture,
+        variant=image.variant,
+        os_version=image.os_version,
+        tag=tag.name,
+        known=known,
+    )
+
+
+def answer(request: Request, body: bytes, status: int = 200, **headers: str) -> Response:
+    return TextResponse(request.url, status=status, body=body, headers=headers, request=request)
+
+
+def failure(request: Request, error: Exception) -> Failure:
+    result = Failure(error)
+    result.request = request  # type: ignore[attr-defined]
+    return result
+
+
+def lost(spider: LayersSpider) -> int:
+    assert spider.crawler.stats is not None
+    return spider.crawler.stats.get_value(stats.LOST, 0)
+
+
+def expected(hub: Hub, digest: str, repository: str) -> dict[str, Any]:
+    return next(
+        record
+        for record in hub.expected_image_records()
+        if record["digest"] == digest and record["repository"] == repository
+    )
+
+
+def fetched(spider: LayersSpider, hub: Hub, tag: Tag, content: ImageContent, fetch: Fetch) -> list[Any]:
+    """The outputs of the tag's images answer, the manifest and the config, in turn."""
+    images_request = Request(f"{API}/v2/repositories/library/{tag.repository}/tags/{tag.name}/images")
+    images_answer = json.dumps([image.images_api() for image in tag.build.images]).encode()
+    (manifest_request,) = spider.parse_tag_images(answer(images_request, images_answer), [fetch])
+    (config_request,) = spider.parse_manifest(answer(manifest_request, content.manifest()), fetch)
+    return spider.parse_config(answer(config_request, content.config()), content.config_digest)
+
+
+def test_one_fetch_per_digest_carrying_the_other_repositories(hub: Hub) -> None:
+    tag, image, _ = tag_and_image(hub)
+    first, second = pending(tag, image), pending(tag, image, repository="other")
+    fetches, known = plan_fetches([first, second], {})
+    assert [(fetch.image, fetch.also) for fetch in fetches] == [(first, [second])]
+    assert known == []
+
+
+def test_a_digest_the_store_knows_is_not_fetched(hub: Hub) -> None:
+    tag, image, _ = tag_and_image(hub)
+    image_pending = pending(tag, image, known=True)
+    data = {"image_id": "sha256:" + "1" * 64, "layers": [], "history": []}
+    fetches, known = plan_fetches([image_pending], {image_pending.digest: data})
+    assert fetches == []
+    assert known == [(image_pending, data)]
+
+
+def test_fetches_are_grouped_by_tag_in_the_stores_order(hub: Hub) -> None:
+    tag, image, _ = tag_and_image(hub)
+    other_tag, other_image, _ = tag_and_image(hub, "alpine")
+    fetches = [Fetch(pending(tag, image)), Fetch(pending(other_tag, other_image))]
+    assert [(name, len(group)) for name, group in by_tag(fetches)] == [(tag.name, 1), (other_tag.name, 1)]
+
+
+def test_a_manifest_request_is_a_pull_for_the_repositorys_scope(spider: LayersSpider, hub: Hub) -> None:
+    tag, image, _ = tag_and_image(hub)
+    request = spider.manifest_request(Fetch(pending(tag, image)))
+    assert request.url == f"{REGISTRY}/v2/library/python/manifests/{image.digest}"
+    assert request.meta[PULL_META] is True
+    assert request.meta[REGISTRY_SCOPE_META] == "repository:library/python:pull"
+    assert b"index" not in request.headers[b"Accept"]
+
+
+def test_the_record_equals_the_emulators_truth(spider: LayersSpider, hub: Hub) -> None:
+    tag, image, content = tag_and_image(hub)
+    (item,) = fetched(spider, hub, tag, content, Fetch(pending(tag, image)))
+    assert isinstance(item, ImageRecordItem)
+    assert dict(item) == expected(hub, content.digest, tag.repository) | {"seen_at": SEEN_AT}
+
+
+def test_the_config_is_asked_for_once_and_may_follow_a_redirect_anywhere(
+    spider: LayersSpider, hub: Hub
+) -> None:
+    tag, image, content = tag_and_image(hub)
+    first, second = Fetch(pending(tag, image)), Fetch(pending(tag, image, repository="other"))
+    manifest_request = spider.manifest_request(first)
+    (config_request,) = spider.parse_manifest(answer(manifest_request, content.manifest()), first)
+    assert spider.parse_manifest(answer(manifest_request, content.manifest()), second) == []
+    assert config_request.meta[CONTENT_ADDRESSED_META] is True
+    assert config_request.dont_filter
+    records = spider.parse_config(answer(config_request, content.config()), content.config_digest)
+    assert [item["repository"] for item in records] == ["python", "other"]
+
+
+def test_a_manifest_that_is_not_its_digest_is_refused_and_named(
+    spider: LayersSpider, hub: Hub, caplog: pytest.LogCaptureFixture
+) -> None:
+    tag, image, content = tag_and_image(hub)
+    fetch = Fetch(pending(tag, image))
+    request = spider.manifest_request(fetch)
+    assert spider.parse_manifest(answer(request, content.manifest() + b" "), fetch) == []
+    assert lost(spider) == 1
+    assert content.digest in caplog.text
+    assert spider.crawler.stats.get_value(stats.LAYERS_REFUSED) == 1  # type: ignore[union-attr]
+
+
+def test_a_config_that_is_not_its_digest_is_refused_for_every_image_waiting(
+    spider: LayersSpider, hub: Hub
+) -> None:
+    tag, image, content = tag_and_image(hub)
+    fetch = Fetch(pending(tag, image), also=[pending(tag, image, repository="other")])
+    (config_request,) = spider.parse_manifest(
+        answer(spider.manifest_request(fetch), content.manifest()), fetch
+    )
+    tampered = content.config().replace(b'"', b"'", 1)
+    assert spider.parse_config(answer(config_request, tampered), content.config_digest) == []
+    assert lost(spider) == 2
+
+
+def test_a_used_up_pull_window_defers_without_a_loss(spider: LayersSpider, hub: Hub) -> None:
+    tag, image, _ = tag_and_image(hub)
+    fetch = Fetch(pending(tag, image), also=[pending(tag, image, repository="other")])
+    spider.fetch_failed(failure(spider.manifest_request(fetch), PullWindowUsed("used up")))
+    assert spider.deferred == 2
+    assert lost(spider) == 0
+
+
+def test_images_answer_that_is_not_an_array_loses_the_tags_images(spider: LayersSpider, hub: Hub) -> None:
+    tag, image, _ = tag_and_image(hub)
+    request = Request(f"{API}/v2/repositories/library/python/tags/{tag.name}/images")
+    assert spider.parse_tag_images(answer(request, b'{"detail": "nope"}'), [Fetch(pending(tag, image))]) == []
+    assert lost(spider) == 1
+
+
+def test_an_image_the_images_answer_does_not_list_has_no_instructions(spider: LayersSpider, hub: Hub) -> None:
+    tag, image, content = tag_and_image(hub)
+    fetch = Fetch(pending(tag, image))
+    request = Request(f"{API}/v2/repositories/library/python/tags/{tag.name}/images")
+    (manifest_request,) = spider.parse_tag_images(answer(request, b"[]"), [fetch])
+    (config_request,) = spider.parse_manifest(answer(manifest_request, content.manifest()), fetch)
+    (item,) = spider.parse_config(answer(config_request, content.config()), content.config_digest)
+    assert {layer["instruction"] for layer in item["layers"]} == {None}
+
+
+def test_a_known_image_is_exported_after_a_head_names_its_digest(spider: LayersSpider, hub: Hub) -> None:
+    tag, image, _ = tag_and_image(hub)
+    stored = {"image_id": "sha256:" + "1" * 64, "layers": [], "history": []}
+    request = spider.head_request(pending(tag, image, known=True), stored)
+    assert request.method == "HEAD"
+    assert PULL_META not in request.meta
+    (item,) = spider.parse_head(
+        answer(request, b"", **{"Docker-Content-Digest": str(image.digest)}), **request.cb_kwargs
+    )
+    assert item["image_id"] == stored["image_id"]
+    assert item["digest"] == image.digest
+
+
+def test_a_head_naming_another_digest_is_a_loss(spider: LayersSpider, hub: Hub) -> None:
+    tag, image, _ = tag_and_image(hub)
+    request = spider.head_request(pending(tag, image, known=True), {})
+    other = "sha256:" + "2" * 64
+    assert (
+        spider.parse_head(answer(request, b"", **{"Docker-Content-Digest": other}), **request.cb_kwargs) == []
+    )
+    assert lost(spider) == 1
+
+
+def test_without_the_store_the_arguments_are_refused() -> None:
+    settings = get_crawler(LayersSpider, PROJECT_SETTINGS | {"HUB_STORE_ENABLED": False}).settings
+    with pytest.raises(ArgumentError, match="needs HUB_STORE_ENABLED"):
+        LayersSpider.check_arguments(settings, {})
+
+
+def test_unknown_arguments_are_refused() -> None:
+    settings = get_crawler(LayersSpider, PROJECT_SETTINGS).settings
+    with pytest.raises(ArgumentError, match="unknown spider argument 'since'"):
+        LayersSpider.check_arguments(settings, {"since": "auto"})
