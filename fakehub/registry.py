@@ -22,16 +22,16 @@ import gzip
 import json
 import re
 import secrets
-import sys
 import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from .content import INDEX_TYPES, OCI_MANIFEST, Attestation, ImageContent, gzip_stored
+from .server import LoopbackServer
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -285,22 +285,10 @@ class _Token:
         self.issued = issued
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
+class _Server(LoopbackServer):
     def __init__(self, registry: FakeRegistry, handler: type[_Handler]) -> None:
         super().__init__(("127.0.0.1", 0), handler)
         self.registry = registry
-
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that gave up closes its end: not the server's error."""
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
 
 
 class FakeRegistry:

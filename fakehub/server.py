@@ -517,10 +517,25 @@ class _HttpError(Exception):
         self.body = body
 
 
-class HubServer(ThreadingHTTPServer):
-    """Serves `hub` on 127.0.0.1; `requests` counts what was asked, by path, and `stats` what happened."""
+class LoopbackServer(ThreadingHTTPServer):
+    """A threaded HTTP server on 127.0.0.1, quiet about clients that hang up."""
 
     daemon_threads = True
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gave up (a timeout) closes its end: not the server's error."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+class HubServer(LoopbackServer):
+    """Serves `hub` on 127.0.0.1; `requests` counts what was asked, by path, and `stats` what happened."""
+
 
     def __init__(
         self,
@@ -583,16 +598,6 @@ class HubServer(ThreadingHTTPServer):
         self._next_tag_id: int | None = None
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that gave up (a timeout) closes its end: not the server's error."""
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
 
     def stats_snapshot(self) -> dict[str, int]:
         with self._lock:

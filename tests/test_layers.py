@@ -276,3 +276,27 @@ def test_without_the_store_it_refuses_in_one_line(
     assert result.stderr.strip().splitlines() == [
         "Error: the layers spider indexes the images the store knows: it needs HUB_STORE_ENABLED"
     ]
+
+
+def test_a_bad_registry_url_is_refused_in_one_line(api: HubServer, tmp_path: Path) -> None:
+    result = run_crawl(api.url, tmp_path, "-s", "HUB_REGISTRY_URL=ftp://mirror.example", spider="layers")
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "HUB_REGISTRY_URL" in result.stderr
+
+
+def test_a_registry_that_does_not_answer_loses_every_image_by_name(api: HubServer, workdir: Path) -> None:
+    result = run_crawl(
+        api.url,
+        workdir,
+        "-s",
+        "HUB_REGISTRY_URL=http://127.0.0.1:9",
+        "-s",
+        "RETRY_TIMES=0",
+        output="layers.jsonl",
+        spider="layers",
+    )
+    assert result.returncode == 3
+    assert stat(result, "hubspider/lost") == stat(result, "hubspider/layers/pending") > 0
+    assert result.stderr.strip().splitlines()[-1].startswith("Error: the crawl lost data")
+    assert result.records() == []
