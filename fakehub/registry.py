@@ -92,11 +92,12 @@ class _Catalog:
         self.blobs: dict[str, Callable[[], bytes]] = {}
         for tag in repository.unique_tags:
             build = tag.build
-            if build.digest is None:
-                continue
-            self.tags[tag.name] = build.digest
-            if build.media_type in INDEX_TYPES:
-                self.manifests[build.digest] = (build.media_type, build.index)
+            # A 2020-era tag the Hub API gives no digest for: its platform manifests are still
+            # served by digest, as Docker Hub's registry still serves them.
+            if build.digest is not None:
+                self.tags[tag.name] = build.digest
+                if build.media_type in INDEX_TYPES:
+                    self.manifests[build.digest] = (build.media_type, build.index)
             for image in build.images:
                 content = image.content
                 if isinstance(content, ImageContent):

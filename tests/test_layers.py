@@ -27,7 +27,16 @@ USER, PAT = "indexer", "dckr_pat_layers-secret"
 
 @pytest.fixture(scope="module")
 def small_hub() -> Hub:
-    return make_hub(repositories=5, tags=60, seed=3)
+    """Small, but with every kind of image the index meets: Windows, attestations, a 2020-era tag
+    without a digest whose platform images have one, an image without a digest."""
+    hub = make_hub(repositories=4, tags=200, seed=3)
+    repositories = hub.namespaces["library"].values()
+    builds = [tag.build for repository in repositories for tag in repository.unique_tags]
+    images = [image for build in builds for image in build.images]
+    assert any(build.digest is None and any(image.digest for image in build.images) for build in builds)
+    assert any(image.digest is None for image in images)
+    assert {"windows", "unknown"} <= {image.os for image in images}
+    return hub
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from scrapy import Request
 from scrapy.http import Response, TextResponse
+from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.test import get_crawler
 from twisted.python.failure import Failure
 
@@ -55,7 +56,9 @@ def tag_and_image(hub: Hub, repository: str = "python") -> tuple[Tag, Image, Ima
     raise AssertionError(f"no platform image in {repository}")
 
 
-def pending(tag: Tag, image: Image, *, repository: str | None = None, known: bool = False) -> PendingImage:
+def pending(
+    tag: Tag, image: Image, *, repository: str | None = None, known: bool = False, current: bool = True
+) -> PendingImage:
     assert image.digest is not None
     return PendingImage(
         digest=image.digest,
@@ -66,7 +69,7 @@ def pending(tag: Tag, image: Image, *, repository: str | None = None, known: boo
         architecture=image.architecture,
         variant=image.variant,
         os_version=image.os_version,
-        tag=tag.name,
+        tag=tag.name if current else None,
         known=known,
     )
 
@@ -240,3 +243,22 @@ def test_unknown_arguments_are_refused() -> None:
     settings = get_crawler(LayersSpider, PROJECT_SETTINGS).settings
     with pytest.raises(ArgumentError, match="unknown spider argument 'since'"):
         LayersSpider.check_arguments(settings, {"since": "auto"})
+
+
+def not_found(request: Request) -> Failure:
+    return failure(request, HttpError(answer(request, b'{"errors": [{"code": "MANIFEST_UNKNOWN"}]}', 404)))
+
+
+def test_a_manifest_gone_from_the_registry_that_a_current_tag_holds_is_lost(
+    spider: LayersSpider, hub: Hub
+) -> None:
+    tag, image, _ = tag_and_image(hub)
+    spider.fetch_failed(not_found(spider.manifest_request(Fetch(pending(tag, image)))))
+    assert lost(spider) == 1
+
+
+def test_a_manifest_gone_that_only_past_tags_held_is_no_loss(spider: LayersSpider, hub: Hub) -> None:
+    tag, image, _ = tag_and_image(hub)
+    spider.fetch_failed(not_found(spider.manifest_request(Fetch(pending(tag, image, current=False)))))
+    assert lost(spider) == 0
+    assert spider.crawler.stats.get_value(stats.LAYERS_GONE) == 1  # type: ignore[union-attr]

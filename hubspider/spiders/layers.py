@@ -379,11 +379,14 @@ class LayersSpider(HubSpider):
         self.crawler.stats.inc_value(stats.LAYERS_DEFERRED, count)
 
     def gone(self, image: PendingImage) -> None:
-        """The registry no longer has the image: nothing to index, and nothing lost."""
+        """The registry has no such manifest. For an image only past tags held, it was deleted
+        since: nothing to index, nothing lost. One a current tag holds should be there: lost."""
+        if image.tag is not None:
+            reason = f"the registry has no such manifest, though the Hub API lists it in tag {image.tag}"
+            report_loss(self.crawler, "image", describe(image), reason)
+            return
         self.crawler.stats.inc_value(stats.LAYERS_GONE)
-        logger.warning(
-            "%s: the registry has no such manifest (deleted since the library crawl)", describe(image)
-        )
+        logger.warning("%s: the registry has no such manifest (no current tag holds it)", describe(image))
 
 
 def plan_fetches(
