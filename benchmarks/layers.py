@@ -104,6 +104,8 @@ def main() -> None:
             "CONCURRENT_REQUESTS": concurrency,
             "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency,
             "HUB_PROGRESS_INTERVAL": "0",
+            # The emulator serves every tag anonymously (as to a signed-in crawl).
+            "HUB_ANONYMOUS_OFFSET_CAP": "0",
         }
         crawl("library", workdir, common, "digests.jsonl")
         settings = common | {"HUB_REGISTRY_URL": registry.url, "HUB_REGISTRY_AUTH_URL": registry.auth_url}

@@ -3,27 +3,27 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 REDACTED = "********"
 
 _secrets: set[str] = set()
-_record_factory = logging.getLogRecordFactory()
 
 
-def _redacting_record_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-    record = _record_factory(*args, **kwargs)
-    message = record.getMessage()
-    if any(secret in message for secret in _secrets):
+class RedactingLogRecord(logging.LogRecord):
+    """A record whose message is scrubbed when it is formatted: only records a handler emits
+    pay for it, not the DEBUG ones (an item's repr) that no handler takes."""
+
+    def getMessage(self) -> str:  # noqa: N802 (logging's name)
+        message = super().getMessage()
         for secret in _secrets:
-            message = message.replace(secret, REDACTED)
-        record.msg, record.args = message, ()
-    return record
+            if secret in message:
+                message = message.replace(secret, REDACTED)
+        return message
 
 
 def redact_in_logs(secret: str) -> None:
     """From now on, no log record of this process shows `secret`."""
     if len(secret) >= 8:
         _secrets.add(secret)
-    if logging.getLogRecordFactory() is not _redacting_record_factory:
-        logging.setLogRecordFactory(_redacting_record_factory)
+    if logging.getLogRecordFactory() is not RedactingLogRecord:
+        logging.setLogRecordFactory(RedactingLogRecord)

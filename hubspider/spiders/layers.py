@@ -58,6 +58,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 # Work already begun goes before the next tag: a pull window used up mid-tag leaves fewer half-done.
+# Tags go in the store's order (newest first) as Scrapy reads start requests first in, first out;
+# a priority each would cost the scheduler a queue each, and a scan of them all per request.
 PRIORITY_STARTED = 1
 
 
@@ -167,7 +169,6 @@ class LayersSpider(HubSpider):
                 callback=self.parse_tag_images,
                 errback=self.tag_images_failed,
                 cb_kwargs={"group": group},
-                priority=-position,
             )
 
     def load_pending(self) -> tuple[list[PendingImage], dict[str, dict[str, Any]]] | None:
