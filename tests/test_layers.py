@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import pytest
@@ -30,7 +31,22 @@ def small_hub() -> Hub:
     """Small, but with every kind of image the index meets: Windows, attestations, a 2020-era tag
     without a digest whose platform images have one, an image without a digest."""
     hub = make_hub(repositories=4, tags=200, seed=3)
-    repositories = hub.namespaces["library"].values()
+    library = hub.namespaces["library"]
+    # One build in two repositories (as when an image is re-tagged elsewhere): its images are
+    # fetched once, and checked in the other repository by HEAD.
+    base = library["alpine"].unique_tags[0]
+    python = library["python"]
+    python.tags.append(
+        replace(
+            base,
+            repository="python",
+            repository_id=python.repository_id,
+            name="from-alpine",
+            tag_id=max(tag.tag_id for r in library.values() for tag in r.tags) + 1,
+            last_updated=python.tags[-1].last_updated,
+        )
+    )
+    repositories = library.values()
     builds = [tag.build for repository in repositories for tag in repository.unique_tags]
     images = [image for build in builds for image in build.images]
     assert any(build.digest is None and any(image.digest for image in build.images) for build in builds)
@@ -113,6 +129,9 @@ def test_one_pull_per_platform_digest_and_never_an_index(
     assert result.returncode == 0, result.stderr[-3000:]
     assert registry.counts["manifest_get"] == distinct_digests(small_hub)
     assert registry.counts["index_get"] == 0
+    # The build both repositories hold: each of its images one GET, and one HEAD in the other.
+    shared = len(small_hub.expected_image_records()) - distinct_digests(small_hub)
+    assert registry.counts["manifest_head"] == shared > 0
 
 
 def test_a_second_run_with_nothing_new_pulls_nothing(
@@ -242,6 +261,19 @@ def test_repos_narrows_the_index(
     assert result.returncode == 0, result.stderr[-3000:]
     expected = [record for record in small_hub.expected_image_records() if record["repository"] == "alpine"]
     assert as_keys(without_seen_at(result.records())) == as_keys(expected)
+
+
+def test_an_image_the_store_knows_from_another_repository_costs_a_head(
+    small_hub: Hub, api: HubServer, registry: FakeRegistry, workdir: Path
+) -> None:
+    first = run_layers(api, registry, workdir, "-a", "repos=alpine", output="alpine.jsonl")
+    assert first.returncode == 0, first.stderr[-3000:]
+    pulled = registry.counts["manifest_get"]
+    rest = run_layers(api, registry, workdir, output="rest.jsonl")
+    assert rest.returncode == 0, rest.stderr[-3000:]
+    assert registry.counts["manifest_get"] - pulled == distinct_digests(small_hub) - len(first.records())
+    assert stat(rest, "hubspider/layers/heads") > 0
+    assert as_keys(without_seen_at(first.records() + rest.records())) == truth(small_hub)
 
 
 def test_lookup_answers_a_layer_and_an_image_id(
