@@ -262,3 +262,12 @@ def test_a_manifest_gone_that_only_past_tags_held_is_no_loss(spider: LayersSpide
     spider.fetch_failed(not_found(spider.manifest_request(Fetch(pending(tag, image, current=False)))))
     assert lost(spider) == 0
     assert spider.crawler.stats.get_value(stats.LAYERS_GONE) == 1  # type: ignore[union-attr]
+
+
+def test_a_failed_fetch_is_lost_for_every_repository_holding_the_digest(
+    spider: LayersSpider, hub: Hub
+) -> None:
+    tag, image, _ = tag_and_image(hub)
+    fetch = Fetch(pending(tag, image), also=[pending(tag, image, repository="other")])
+    spider.fetch_failed(failure(spider.manifest_request(fetch), TimeoutError("timed out")))
+    assert lost(spider) == 2

@@ -199,7 +199,7 @@ class LayersSpider(HubSpider):
             answer = None
         if not isinstance(answer, list):
             for fetch in group:
-                report_loss(self.crawler, "image", describe(fetch.image), f"{response.url}: not a JSON array")
+                self.lose(fetch, f"{response.url}: not a JSON array")
             return []
         for fetch in group:
             fetch.instructions = layer_instructions(answer, fetch.image.digest)
@@ -212,9 +212,9 @@ class LayersSpider(HubSpider):
         if isinstance(error, HttpError) and error.response.status == 404:
             # The tag went away since the library crawl: its images are still in the registry.
             return [self.manifest_request(fetch) for fetch in group]
-        reason = failure_reason(failure)
+        reason = f"{request.url}: {failure_reason(failure)}"
         for fetch in group:
-            report_loss(self.crawler, "image", describe(fetch.image), f"{request.url}: {reason}")
+            self.lose(fetch, reason)
         return []
 
     # The registry: the platform manifest, then its config blob.
@@ -282,10 +282,8 @@ class LayersSpider(HubSpider):
         if failure.check(PullWindowUsed):
             self.defer(waiting)
             return
-        reason = f"config {digest}: {failure_reason(failure)}"
         for fetch in waiting:
-            for image in (fetch.image, *fetch.also):
-                report_loss(self.crawler, "image", describe(image), reason)
+            self.lose(fetch, f"config {digest}: {failure_reason(failure)}")
 
     def records(
         self, fetch: Fetch, manifest: Manifest, config: ImageConfig
@@ -318,7 +316,7 @@ class LayersSpider(HubSpider):
             for other in fetch.also:
                 self.gone(other)
             return
-        report_loss(self.crawler, "image", describe(fetch.image), failure_reason(failure))
+        self.lose(fetch, failure_reason(failure))
 
     # An image whose layer data the store or this run has: does this repository hold it too?
 
@@ -368,6 +366,10 @@ class LayersSpider(HubSpider):
     def refuse(self, fetch: Fetch, reason: str) -> None:
         """Content that is not what its digest says: refused, and named (a mirror may be poisoned)."""
         self.crawler.stats.inc_value(stats.LAYERS_REFUSED)
+        self.lose(fetch, reason)
+
+    def lose(self, fetch: Fetch, reason: str) -> None:
+        """The fetch failed: lost for every repository that holds the digest."""
         for image in (fetch.image, *fetch.also):
             report_loss(self.crawler, "image", describe(image), reason)
 
