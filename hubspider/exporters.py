@@ -64,6 +64,12 @@ class CsvExporter(RecordsExporterMixin, CsvItemExporter):
             kwargs["include_headers_line"] = False
         super().__init__(file, **kwargs)
 
+    def serialize_field(self, field: Any, name: str, value: Any) -> Any:
+        # An image record's `layers` and `history` as JSON in their cell, not Python's repr.
+        if isinstance(value, list | dict):
+            return orjson.dumps(value).decode()
+        return super().serialize_field(field, name, value)
+
 
 class XmlExporter(RecordsExporterMixin, XmlItemExporter):
     pass

@@ -341,3 +341,16 @@ def test_a_registry_that_does_not_answer_loses_every_image_by_name(api: HubServe
     assert stat(result, "hubspider/lost") == stat(result, "hubspider/layers/pending") > 0
     assert result.stderr.strip().splitlines()[-1].startswith("Error: the crawl lost data")
     assert result.records() == []
+
+
+def test_a_csv_export_holds_layers_and_history_as_json(
+    small_hub: Hub, api: HubServer, registry: FakeRegistry, workdir: Path
+) -> None:
+    result = run_layers(api, registry, workdir, "-a", "repos=python", output="layers.csv")
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = result.csv_rows()
+    expected = {r["digest"]: r for r in small_hub.expected_image_records() if r["repository"] == "python"}
+    assert {row["digest"] for row in rows} == set(expected)
+    for row in rows:
+        assert json.loads(row["layers"]) == expected[row["digest"]]["layers"]
+        assert json.loads(row["history"]) == expected[row["digest"]]["history"]
