@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from fakehub import HubServer, make_hub
+from fakehub.data import evolve
 from fakehub.registry import FakeRegistry
 from tests.helpers import CrawlResult, as_keys, run_command, run_crawl, stat, without_seen_at
 
@@ -354,3 +355,21 @@ def test_a_csv_export_holds_layers_and_history_as_json(
     for row in rows:
         assert json.loads(row["layers"]) == expected[row["digest"]]["layers"]
         assert json.loads(row["history"]) == expected[row["digest"]]["history"]
+
+
+def test_images_only_past_tags_held_cost_a_head_and_no_pull_when_gone(tmp_path: Path) -> None:
+    hub = make_hub(repositories=3, tags=40, seed=5)
+    with HubServer(hub) as server:
+        assert run_crawl(server.url, tmp_path).returncode == 0
+        evolve(hub, moved=10, added=0, deleted=0)
+        assert run_crawl(server.url, tmp_path).returncode == 0
+        # The registry serves what the tags point to now: the moved tags' old builds are deleted.
+        with FakeRegistry(hub) as registry:
+            result = run_layers(server, registry, tmp_path)
+            assert result.returncode == 0, result.stderr[-3000:]
+            assert as_keys(without_seen_at(result.records())) == truth(hub)
+            assert registry.counts["manifest_get"] == distinct_digests(hub)
+            gone = stat(result, "hubspider/layers/gone")
+            assert gone > 0
+            assert registry.counts["manifest_head"] == gone
+    assert stat(result, "hubspider/lost") == 0

@@ -271,3 +271,23 @@ def test_a_failed_fetch_is_lost_for_every_repository_holding_the_digest(
     fetch = Fetch(pending(tag, image), also=[pending(tag, image, repository="other")])
     spider.fetch_failed(failure(spider.manifest_request(fetch), TimeoutError("timed out")))
     assert lost(spider) == 2
+
+
+def test_an_image_only_past_tags_held_is_asked_for_by_head_before_it_is_pulled(
+    spider: LayersSpider, hub: Hub
+) -> None:
+    tag, image, _ = tag_and_image(hub)
+    fetch = Fetch(pending(tag, image, current=False))
+    head = spider.exists_request(fetch)
+    assert head.method == "HEAD"
+    assert PULL_META not in head.meta
+    assert head.meta[REGISTRY_SCOPE_META] == "repository:library/python:pull"
+    (get,) = spider.parse_exists(answer(head, b""), **head.cb_kwargs)
+    assert (get.method, get.url, get.meta[PULL_META]) == ("GET", head.url, True)
+
+
+def test_an_image_gone_before_its_head_costs_no_pull_and_no_loss(spider: LayersSpider, hub: Hub) -> None:
+    tag, image, _ = tag_and_image(hub)
+    spider.fetch_failed(not_found(spider.exists_request(Fetch(pending(tag, image, current=False)))))
+    assert lost(spider) == 0
+    assert spider.crawler.stats.get_value(stats.LAYERS_GONE) == 1  # type: ignore[union-attr]

@@ -161,7 +161,7 @@ class LayersSpider(HubSpider):
                 return
             if tag is None:
                 for fetch in group:
-                    yield self.manifest_request(fetch)
+                    yield self.exists_request(fetch)
                 continue
             image = group[0].image
             yield Request(
@@ -230,6 +230,17 @@ class LayersSpider(HubSpider):
             meta={PULL_META: True, REGISTRY_SCOPE_META: self.scope_of(image)},
             priority=PRIORITY_STARTED,
         )
+
+    def exists_request(self, fetch: Fetch) -> Request:
+        """A HEAD first, for an image only past tags held: it may have been deleted since, and a
+        HEAD finds that out without spending a pull."""
+        return self.manifest_request(fetch).replace(
+            method="HEAD", callback=self.parse_exists, meta={REGISTRY_SCOPE_META: self.scope_of(fetch.image)}
+        )
+
+    def parse_exists(self, response: Response, fetch: Fetch) -> list[Request]:
+        self.crawler.stats.inc_value(stats.LAYERS_HEADS)
+        return [self.manifest_request(fetch)]
 
     def parse_manifest(self, response: Response, fetch: Fetch) -> list[Request | ImageRecordItem]:
         self.crawler.stats.inc_value(stats.LAYERS_MANIFESTS)
