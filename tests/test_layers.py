@@ -373,3 +373,23 @@ def test_images_only_past_tags_held_cost_a_head_and_no_pull_when_gone(tmp_path: 
             assert gone > 0
             assert registry.counts["manifest_head"] == gone
     assert stat(result, "hubspider/lost") == 0
+
+
+def test_an_export_of_image_records_imports_into_another_store(
+    small_hub: Hub, api: HubServer, registry: FakeRegistry, workdir: Path
+) -> None:
+    result = run_layers(api, registry, workdir, "-a", "repos=python")
+    assert result.returncode == 0, result.stderr[-3000:]
+    records = result.records()
+    broken = json.dumps(records[0] | {"image_id": "sha256:nothex"})
+    with result.output.open("a") as export:
+        export.write(broken + "\n")
+    imported = run_command(workdir, "import", "--store", "other.sqlite3", str(result.output))
+    assert imported.returncode == 1
+    assert f"imported {len(records)} records" in imported.stdout
+    (reported, _) = imported.stderr.strip().splitlines()
+    assert reported.startswith(f"{result.output}:{len(records) + 1}: not an image record: data.image_id")
+    wanted = records[-1]
+    by_id = run_command(workdir, "lookup", "--store", "other.sqlite3", wanted["image_id"], "--json")
+    assert by_id.returncode == 0, by_id.stderr
+    assert {entry["image_digest"] for entry in json.loads(by_id.stdout)} == {wanted["digest"]}

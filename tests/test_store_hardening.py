@@ -374,7 +374,7 @@ def test_an_import_names_a_bad_line_skips_it_and_stores_the_good_ones(tmp_path, 
     reported, summary = result.stderr.strip().splitlines()
     assert reported.startswith(str(tmp_path / said)), reported
     assert len(reported) < 400
-    assert summary == "Error: 1 lines were not digest records and were not imported"
+    assert summary == "Error: 1 lines were not records and were not imported"
     assert stored_tags(store) == {"3.19", "3.21"}
 
 

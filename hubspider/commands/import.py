@@ -1,4 +1,4 @@
-"""`scrapy import digests.jsonl`: put a JSON Lines export into the store."""
+"""`scrapy import digests.jsonl layers.jsonl`: put JSON Lines exports into the store."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ class Command(StoreCommand):
         return "FILE.jsonl [FILE.jsonl ...]"
 
     def short_desc(self) -> str:
-        return "Import JSON Lines exports of digest records into the store"
+        return "Import JSON Lines exports (digest records, image records) into the store"
 
     def run_on_store(self, args: list[str], opts: argparse.Namespace) -> None:
         if not args:
@@ -41,7 +41,7 @@ class Command(StoreCommand):
                     + (f", {rejected} invalid lines" if rejected else "")
                 )
         if invalid:
-            print(f"Error: {invalid} lines were not digest records and were not imported", file=sys.stderr)
+            print(f"Error: {invalid} lines were not records and were not imported", file=sys.stderr)
             self.exitcode = EXIT_INVALID
 
 
@@ -50,7 +50,7 @@ MAX_REASON = 200
 
 
 def _report_invalid(path: Path, number: int, problem: str) -> None:
-    print(f"{path}:{number}: not a digest record: {one_line(problem)}", file=sys.stderr)
+    print(f"{path}:{number}: {one_line(problem)}", file=sys.stderr)
 
 
 def one_line(text: str, limit: int = MAX_REASON) -> str:

@@ -1,5 +1,6 @@
-"""Putting a JSON Lines export into the store: each record with the `seen_at` it carries, and
-every line that is not a digest record named and skipped."""
+"""Putting a JSON Lines export into the store: each record (a digest record, or an image record
+of a `layers` crawl) with the `seen_at` it carries, and every line that is neither named and
+skipped."""
 
 from __future__ import annotations
 
@@ -17,38 +18,58 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import BinaryIO
 
-    from hubspider.store.writes import StoreWrites
+    from hubspider.store.store import Store
 
 IMPORT_BATCH = 5_000
 
 # Far above any real record (about 700 bytes): a longer line is refused without being parsed.
 MAX_LINE_BYTES = 64 * 1024
+# An image record carries its whole build history, whose steps can be long shell scripts.
+MAX_IMAGE_LINE_BYTES = 4 * 1024 * 1024
+IMAGE_BATCH = 500
 
 
 @store_errors
-def import_jsonl(store: StoreWrites, path: Path, report: Callable[[Path, int, str], None]) -> tuple[int, int]:
+def import_jsonl(store: Store, path: Path, report: Callable[[Path, int, str], None]) -> tuple[int, int]:
     """Store the records of a JSON Lines export with the `seen_at` each carries; lines
-    that are not digest records are reported and counted, not stored."""
+    that are not records are reported and counted, not stored."""
     validate = fastjsonschema.compile(load_schema("digest_record.json"))
+    validate_image = fastjsonschema.compile(load_schema("image_record.json"))
     imported = rejected = 0
     batch: list[dict[str, Any]] = []
+    images: list[dict[str, Any]] = []
     with path.open("rb") as file:
-        for number, line in numbered_lines(file):
+        for number, line in numbered_lines(file, MAX_IMAGE_LINE_BYTES):
             try:
-                record = parse_record(line, validate)
+                record, is_image = parse_line(line, validate, validate_image)
             except ValueError as error:
                 rejected += 1
                 report(path, number, str(error))
+                continue
+            if is_image:
+                images.append(record)
+                if len(images) >= IMAGE_BATCH:
+                    imported += _import_images(store, images)
+                    images = []
                 continue
             # A tag's records are written together; a batch never splits them.
             if len(batch) >= IMPORT_BATCH and _image(record) != _image(batch[-1]):
                 imported += _import_batch(store, batch)
                 batch = []
             batch.append(record)
-    return imported + _import_batch(store, batch), rejected
+    return imported + _import_batch(store, batch) + _import_images(store, images), rejected
 
 
-def _import_batch(store: StoreWrites, records: list[dict[str, Any]]) -> int:
+def _import_images(store: Store, records: list[dict[str, Any]]) -> int:
+    by_time: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        by_time.setdefault(record["seen_at"], []).append(record)
+    for seen_at, group in by_time.items():
+        store.add_images(group, seen_at)
+    return len(records)
+
+
+def _import_batch(store: Store, records: list[dict[str, Any]]) -> int:
     by_time: dict[str, list[dict[str, Any]]] = {}
     for record in records:
         by_time.setdefault(record["seen_at"], []).append(record)
@@ -78,17 +99,56 @@ def numbered_lines(file: BinaryIO, limit: int = MAX_LINE_BYTES) -> Iterator[tupl
 
 def parse_record(line: bytes | None, validate: Callable[[Any], Any]) -> dict[str, Any]:
     """One line of an export (None: too long) as a digest record; ValueError saying why it is not one."""
-    if line is None:
+    if line is None or len(line) > MAX_LINE_BYTES:
         raise ValueError(f"line longer than {MAX_LINE_BYTES // 1024} KiB")
+    return _validated(_json(line), validate)
+
+
+def parse_line(
+    line: bytes | None, validate: Callable[[Any], Any], validate_image: Callable[[Any], Any]
+) -> tuple[dict[str, Any], bool]:
+    """One line of an export as an image record (it has an `image_id`: the record, True) or a
+    digest record (False); ValueError saying which it is not, and why."""
+    too_long = f"line longer than {MAX_LINE_BYTES // 1024} KiB"
+    if line is None:
+        raise ValueError(
+            f"not a digest record: {too_long} ({MAX_IMAGE_LINE_BYTES // 1024} KiB for an image record)"
+        )
+    # Only an image record may be longer: a digest record's line is refused without being parsed.
+    if len(line) > MAX_LINE_BYTES and b'"image_id"' not in line:
+        raise ValueError(f"not a digest record: {too_long}")
+    try:
+        value = _json(line)
+    except ValueError as error:
+        raise ValueError(f"not a digest record: {error}") from None
+    if isinstance(value, dict) and "image_id" in value:
+        try:
+            return _validated(value, validate_image), True
+        except ValueError as error:
+            raise ValueError(f"not an image record: {error}") from None
+    try:
+        if len(line) > MAX_LINE_BYTES:
+            raise ValueError(too_long)
+        return _validated(value, validate), False
+    except ValueError as error:
+        raise ValueError(f"not a digest record: {error}") from None
+
+
+def _json(line: bytes) -> Any:
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as error:
         raise ValueError(f"not UTF-8 (byte 0x{line[error.start]:02x} at column {error.start + 1})") from None
     try:
         # orjson: its nesting limit (1024) answers a line of "[[[[" without a RecursionError.
-        return validate(orjson.loads(text))
+        return orjson.loads(text)
     except orjson.JSONDecodeError as error:
         raise ValueError(f"not JSON: {error}") from None
+
+
+def _validated(value: Any, validate: Callable[[Any], Any]) -> dict[str, Any]:
+    try:
+        return validate(value)
     except fastjsonschema.JsonSchemaValueException as error:
         raise ValueError(error.message) from None
 

@@ -28,7 +28,7 @@ from hubspider.records import TagSeen
 from hubspider.store.importer import import_jsonl
 from hubspider.store.opening import StoreError
 from hubspider.store.protocol import CommitPolicy, FrameDecoder, frame
-from hubspider.store.writes import StoreWrites
+from hubspider.store.store import Store
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -63,14 +63,14 @@ class StoreWriter:
 
     def run(self) -> None:
         try:
-            with StoreWrites(self.path) as store:
+            with Store(self.path) as store:
                 self._serve(store)
         except Exception as error:  # whatever stops the writer is the crawl's to report
             self._reply({"error": describe(error)})
             self._read_to_the_end()
         self._reply({"exit": resource_usage()})
 
-    def _serve(self, store: StoreWrites) -> None:
+    def _serve(self, store: Store) -> None:
         while (messages := self._receive()) is not None:
             for message in messages:
                 self._apply(store, message)
@@ -78,7 +78,7 @@ class StoreWriter:
             self._commit_if_due(store)
         self._commit(store)
 
-    def _commit_if_due(self, store: StoreWrites) -> None:
+    def _commit_if_due(self, store: Store) -> None:
         if self.policy.due(self.clock()):
             self._commit(store)
 
@@ -91,7 +91,7 @@ class StoreWriter:
             return []
         return self.decoder.feed(data) if data else None
 
-    def _apply(self, store: StoreWrites, message: dict[str, Any]) -> None:
+    def _apply(self, store: Store, message: dict[str, Any]) -> None:
         if "import" in message:
             self._commit(store)
             imported, _ = import_jsonl(store, Path(message["import"]), report=_ignore_invalid)
@@ -110,7 +110,7 @@ class StoreWriter:
         self.policy.added(self.clock())
         self.applied = message["seq"]
 
-    def _commit(self, store: StoreWrites) -> None:
+    def _commit(self, store: Store) -> None:
         if not self.policy.pending:
             return
         store.commit()
