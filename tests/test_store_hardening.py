@@ -19,7 +19,7 @@ import fastjsonschema
 import pytest
 
 from hubspider.commands.changes import since_in_utc
-from hubspider.items import DigestRecordItem
+from hubspider.items import DigestRecordItem, ImageRecordItem
 from hubspider.records import TagSeen, tag_records, tag_target
 from hubspider.store import (
     MAX_LINE_BYTES,
@@ -30,6 +30,7 @@ from hubspider.store import (
     schema_problem,
     store_problem,
 )
+from hubspider.store.importer import parse_line
 from tests.helpers import load_response, project_environment, run_command
 
 if TYPE_CHECKING:
@@ -437,6 +438,49 @@ def test_parse_record_accepts_a_record():
 def test_parse_record_says_why_a_line_is_not_a_record(line, said):
     with pytest.raises(ValueError, match=f"^{re.escape(said)}"):
         parse_record(line, VALIDATE)
+
+
+VALIDATE_IMAGE = fastjsonschema.compile(ImageRecordItem.jsonschema)
+
+
+def image_record(**changes: Any) -> dict[str, Any]:
+    """A valid image record of one layer, its long build step (a shell script) in its history."""
+    digest = "sha256:" + "1" * 64
+    layer = {
+        "digest": digest,
+        "diff_id": digest,
+        "chain_id": digest,
+        "size": 1,
+        "media_type": "m",
+        "instruction": None,
+    }
+    step = {"created": None, "created_by": "RUN " + "x" * 60_000, "comment": None, "empty_layer": False}
+    return {
+        "digest": digest, "image_id": digest, "namespace": "library", "repository": "alpine",
+        "platform": "linux/amd64", "os": "linux", "architecture": "amd64", "variant": None,
+        "os_version": None, "layers": [layer], "history": [step, step], "seen_at": "2026-11-22T00:00:00Z",
+    } | changes  # fmt: skip
+
+
+def test_parse_line_tells_an_image_record_from_a_digest_record():
+    assert parse_line(as_line(record("3.20")), VALIDATE, VALIDATE_IMAGE) == (record("3.20"), False)
+    line = as_line(image_record())
+    assert len(line) > MAX_LINE_BYTES
+    assert parse_line(line, VALIDATE, VALIDATE_IMAGE) == (image_record(), True)
+
+
+@pytest.mark.parametrize(
+    ("line", "said"),
+    [
+        (as_line(image_record(layers="none")), "not an image record: data.layers must be array"),
+        (as_line(record("3.20", os="x" * MAX_LINE_BYTES)), "not a digest record: line longer than 64 KiB"),
+        (b"\xff{}", "not a digest record: not UTF-8"),
+        (None, "not a digest record: line longer than 64 KiB (4096 KiB for an image record)"),
+    ],
+)
+def test_parse_line_says_which_record_a_line_is_not_and_why(line, said):
+    with pytest.raises(ValueError, match=f"^{re.escape(said)}"):
+        parse_line(line, VALIDATE, VALIDATE_IMAGE)
 
 
 @pytest.mark.parametrize(
