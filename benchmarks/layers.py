@@ -23,6 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.bench import exported
 from fakehub import FakeRegistry, HubServer, make_hub
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,19 +111,15 @@ def main() -> None:
         crawl("library", workdir, common, "digests.jsonl")
         settings = common | {"HUB_REGISTRY_URL": registry.url, "HUB_REGISTRY_AUTH_URL": registry.auth_url}
         wall, cpu, log = crawl("layers", workdir, settings, "layers.jsonl")
-        lines = (workdir / "layers.jsonl").read_text().splitlines()
-        exported = sorted(
-            json.dumps({k: v for k, v in json.loads(line).items() if k != "seen_at"}, sort_keys=True)
-            for line in lines
-        )
+        records = exported(workdir / "layers.jsonl")
         counts = dict(registry.counts)
 
-    images = len(exported)
+    images = len(records)
     requests = stat(log, "downloader/request_count")
     tag_calls = stat(log, "hubspider/layers/tag_images")
     latency_ms = args.latency * 1000
     print(f"## layers at {args.repositories} repositories, {args.tags} tags, {latency_ms:.0f} ms latency")
-    print(f"images indexed        {images} (exact: {exported == truth})")
+    print(f"images indexed        {images} (exact: {records == truth})")
     print(f"wall / CPU            {wall:.1f} s / {cpu:.1f} s ({images / wall:.0f} images/s)")
     print(f"peak RSS              {stat(log, 'memusage/max') / 2**20:.0f} MB")
     for name, value in (
