@@ -7,8 +7,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from scrapy import Spider
+from scrapy.spidermiddlewares.httperror import HttpError
 
 from hubspider.config import HubConfig, hub_config
+from hubspider.hub.pages import api_message
 from hubspider.timestamps import utc_timestamp
 
 if TYPE_CHECKING:
@@ -16,6 +18,7 @@ if TYPE_CHECKING:
 
     from scrapy.crawler import Crawler
     from scrapy.settings import BaseSettings
+    from twisted.python.failure import Failure
 
     from hubspider.extensions.journal import CrawlJournal
 
@@ -84,6 +87,17 @@ def hub_spider(crawler: Crawler) -> HubSpider:
     if not isinstance(spider, HubSpider):
         raise TypeError(f"{spider!r} is not a spider of this project (hubspider.spiders.base.HubSpider)")
     return spider
+
+
+def failure_reason(failure: Failure) -> str:
+    """Why a request failed, in one line: the HTTP status and what the answer said, or the error."""
+    error = failure.value
+    if isinstance(error, HttpError):
+        reason = f"HTTP {error.response.status}"
+        if message := api_message(error.response):
+            reason += f" ({message})"
+        return reason
+    return f"{type(error).__name__}: {failure.getErrorMessage()}"
 
 
 def estimate(done: int, total: int, elapsed: float) -> str:

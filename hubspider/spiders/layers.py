@@ -22,7 +22,6 @@ from scrapy.spidermiddlewares.httperror import HttpError
 
 from hubspider import stats
 from hubspider.arguments import ArgumentError, LayersArguments
-from hubspider.hub.pages import api_message
 from hubspider.hub.urls import tag_images_url
 from hubspider.items import ImageRecordItem
 from hubspider.losses import report_loss
@@ -40,7 +39,7 @@ from hubspider.registry.content import (
 from hubspider.registry.meta import CONTENT_ADDRESSED_META, PULL_META, REGISTRY_SCOPE_META
 from hubspider.registry.pulls import PullWindowUsed, pull_budget
 from hubspider.registry.urls import blob_url, manifest_url, registry_scope
-from hubspider.spiders.base import HubSpider, estimate
+from hubspider.spiders.base import HubSpider, estimate, failure_reason
 from hubspider.store import Store, StoreError
 from hubspider.timestamps import utc_timestamp
 
@@ -444,13 +443,3 @@ def platform_fields(image: PendingImage) -> dict[str, Any]:
 
 def describe(image: PendingImage) -> str:
     return f"{image.namespace}/{image.repository}@{image.digest} ({image.platform})"
-
-
-def failure_reason(failure: Failure) -> str:
-    error = failure.value
-    if isinstance(error, HttpError):
-        reason = f"HTTP {error.response.status}"
-        if message := api_message(error.response):
-            reason += f" ({message})"
-        return reason
-    return f"{type(error).__name__}: {failure.getErrorMessage()}"

@@ -16,7 +16,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from hubspider import stats
 from hubspider.arguments import CrawlArguments
 from hubspider.config import parse_api_url
-from hubspider.hub.pages import PAGE_META, api_message, listing_page, page_problem
+from hubspider.hub.pages import PAGE_META, listing_page, page_problem
 from hubspider.hub.urls import page_key, repositories_url
 from hubspider.items import DigestRecords, TagPage
 from hubspider.losses import report_loss
@@ -31,7 +31,7 @@ from hubspider.planning import (
     plan_listing_page,
     plan_tags_page,
 )
-from hubspider.spiders.base import HubSpider, estimate
+from hubspider.spiders.base import HubSpider, estimate, failure_reason
 from hubspider.store import Store, StoreError
 
 if TYPE_CHECKING:
@@ -213,14 +213,9 @@ class LibrarySpider(HubSpider):
         status = response.status if response is not None else None
         plan = plan_failed_page(status, continuation, self.walks, self.scope)
         if plan.page_lost:
-            if response is None:
-                reason = f"{type(error).__name__}: {failure.getErrorMessage()}"
-            else:
-                reason = f"HTTP {response.status}"
-                if message := api_message(response):
-                    reason += f" ({message})"
             # The page asked for, not where a redirect led.
-            report_loss(self.crawler, "page", request.meta.get("redirect_urls", [request.url])[0], reason)
+            page = request.meta.get("redirect_urls", [request.url])[0]
+            report_loss(self.crawler, "page", page, failure_reason(failure))
         outputs: list[Request | DigestRecords] = [*self.perform(plan, continuation)]
         if plan.completes:
             # A page past the end ended a walk that read every tag: the store closes the others.
