@@ -25,6 +25,7 @@ from scrapy.exceptions import IgnoreRequest
 from hubspider import stats
 from hubspider.config import Credentials, hub_config
 from hubspider.downloadermiddlewares.origin import REDIRECT_STATUSES, redirect_target
+from hubspider.hub.pages import api_message
 from hubspider.origins import same_origin
 from hubspider.redaction import redact_in_logs
 from hubspider.registry.challenge import Challenge, parse_challenge
@@ -75,8 +76,9 @@ def token_from_answer(response: Response, now: float) -> Token:
             f"token service {where} redirected to {redirect_target(response) or 'nowhere'}: refused"
         )
     if response.status != 200:
-        said = error_detail(response.body)
-        raise RegistryAuthError(f"token service {where} answered HTTP {response.status}{said}")
+        said = " ".join((api_message(response) or "").split())[:200]
+        refusal = f"token service {where} answered HTTP {response.status}"
+        raise RegistryAuthError(f"{refusal}: {said}" if said else refusal)
     try:
         answer = json.loads(response.body)
     except (ValueError, UnicodeDecodeError):
@@ -90,22 +92,6 @@ def token_from_answer(response: Response, now: float) -> Token:
     if not isinstance(expires_in, int | float) or isinstance(expires_in, bool) or expires_in <= 0:
         expires_in = DEFAULT_EXPIRES_IN
     return Token(value, renew_at(now, expires_in))
-
-
-def error_detail(body: bytes) -> str:
-    """`: <what the service said>` from a JSON error answer (`details`, `detail`, or the first
-    of `errors`), cut short; empty when it said nothing readable."""
-    try:
-        answer = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return ""
-    if not isinstance(answer, dict):
-        return ""
-    said = answer.get("details") or answer.get("detail")
-    errors = answer.get("errors")
-    if not said and isinstance(errors, list) and errors and isinstance(errors[0], dict):
-        said = errors[0].get("message") or errors[0].get("code")
-    return f": {' '.join(said.split())[:200]}" if isinstance(said, str) and said.strip() else ""
 
 
 def challenge_from_answer(response: Response) -> Challenge | None:

@@ -65,10 +65,16 @@ def listing_page(response: Response) -> ListingPage:
 
 
 def api_message(response: Response) -> str | None:
-    """What an error answer of Hub says: `message` (404, 403) or `detail` (401, 429)."""
+    """What an error answer says: the Hub API's `message` (404, 403) or `detail` (401, 429), a
+    token service's `details`, or a registry's first `errors` entry (distribution spec)."""
     try:
         body = read_json(response)
     except ValueError:
         return None
-    message = body.get("message") or body.get("detail") if isinstance(body, dict) else None
+    if not isinstance(body, dict):
+        return None
+    message = body.get("message") or body.get("detail") or body.get("details")
+    errors = body.get("errors")
+    if not message and isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        message = errors[0].get("message") or errors[0].get("code")
     return message if isinstance(message, str) else None
