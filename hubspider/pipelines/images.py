@@ -1,9 +1,10 @@
 """Write every image record into the store, where the next `layers` run and `scrapy lookup` read it.
 
 Image records are few (one per pull) next to digest records, so the crawl writes them itself,
-in groups: a commit after `COMMIT_RECORDS` records or `COMMIT_SECONDS` after the first uncommitted
-one, and at the end. What a crash leaves uncommitted is still pending in the store, and the next
-run fetches it again; a store that fails stops the crawl at once, as lost data.
+in groups, committed when the store writer's CommitPolicy would commit pages (after 100, or a
+second after the first uncommitted one), and at the end. What a crash leaves uncommitted is
+still pending in the store, and the next run fetches it again; a store that fails stops the
+crawl at once, as lost data.
 """
 
 from __future__ import annotations
@@ -20,14 +21,12 @@ from hubspider.items import ImageRecordItem
 from hubspider.losses import report_loss
 from hubspider.spiders.base import hub_spider
 from hubspider.store import Store, StoreError
+from hubspider.store.protocol import CommitPolicy
 
 if TYPE_CHECKING:
     from typing import Self
 
     from scrapy.crawler import Crawler
-
-COMMIT_RECORDS = 100
-COMMIT_SECONDS = 1.0
 
 
 class ImageStorePipeline:
@@ -37,7 +36,7 @@ class ImageStorePipeline:
         self.path = path
         self.store: Store | None = None
         self.batch: list[dict[str, Any]] = []
-        self.first_at = 0.0
+        self.policy = CommitPolicy()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -57,10 +56,10 @@ class ImageStorePipeline:
             return item
         if self.store is None:
             raise DropItem("the store failed: not exported either, so that the next run fetches it")
-        if not self.batch:
-            self.first_at = time.monotonic()
         self.batch.append(dict(item))
-        if len(self.batch) >= COMMIT_RECORDS or time.monotonic() - self.first_at >= COMMIT_SECONDS:
+        now = time.monotonic()
+        self.policy.added(now)
+        if self.policy.due(now):
             self.commit()
         return item
 
@@ -74,6 +73,7 @@ class ImageStorePipeline:
             return
         self.stats.inc_value(stats.LAYERS_STORED, len(self.batch))
         self.batch = []
+        self.policy.committed()
 
     def close_spider(self) -> None:
         self.commit()
