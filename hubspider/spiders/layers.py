@@ -11,7 +11,6 @@ window is used up, the rest waits for the next run, which carries on where this 
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 
 from hubspider import stats
 from hubspider.arguments import ArgumentError, LayersArguments
+from hubspider.hub.pages import read_json
 from hubspider.hub.urls import tag_images_url
 from hubspider.items import ImageRecordItem
 from hubspider.losses import report_loss
@@ -193,7 +193,7 @@ class LayersSpider(HubSpider):
     def parse_tag_images(self, response: Response, group: list[Fetch]) -> list[Request]:
         self.crawler.stats.inc_value(stats.LAYERS_TAG_IMAGES)
         try:
-            answer = json.loads(response.body)
+            answer = read_json(response)
         except ValueError:
             answer = None
         if not isinstance(answer, list):
