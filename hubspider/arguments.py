@@ -67,6 +67,40 @@ class LayersArguments:
         return {"namespace": self.namespace, "repositories": repositories}
 
 
+# os/architecture[/variant], as `docker --platform` takes it.
+PLATFORM = re.compile(r"^[a-z0-9_.-]+/[a-z0-9_.-]+(?:/[a-z0-9_.-]+)?$")
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceArguments:
+    """The `reference` spider's arguments: an image reference, and the platform to read of an index."""
+
+    ref: str
+    platform: str | None = None
+
+    KNOWN = ("ref", "platform")
+
+    @classmethod
+    def parse(cls, arguments: dict[str, Any]) -> ReferenceArguments:
+        _refuse_unknown(arguments, cls.KNOWN)
+        ref = str(arguments.get("ref", "")).strip()
+        if not ref:
+            raise ArgumentError("give the image to read: -a ref=ghcr.io/acme/app:1.2")
+        return cls(ref, check_platform(arguments.get("platform")))
+
+
+def check_platform(value: Any) -> str | None:
+    """A `--platform` value, or None; a malformed one is an ArgumentError."""
+    if value is None:
+        return None
+    platform = str(value).strip().lower()
+    if not PLATFORM.match(platform):
+        raise ArgumentError(
+            f"invalid platform {value!r}: expected os/architecture[/variant], e.g. linux/arm64"
+        )
+    return platform
+
+
 def _refuse_unknown(arguments: dict[str, Any], known: tuple[str, ...]) -> None:
     """Names starting with `_` are Scrapyd's (`_job`) and pass."""
     unknown = sorted(key for key in arguments if key not in known and not key.startswith("_"))

@@ -53,6 +53,7 @@ class Command(ScrapyCrawlCommand):
             _fail(str(error))
         if not issubclass(spidercls, HubSpider):
             return
+        self.settings.setdict(spidercls.argument_settings(arguments), priority="cmdline")
         try:
             spidercls.check_arguments(self.settings, arguments)
         except ArgumentError as error:

@@ -19,12 +19,15 @@ DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+INDEX_TYPES = (DOCKER_MANIFEST_LIST, OCI_INDEX)
 DOCKER_SCHEMA1 = (
     "application/vnd.docker.distribution.manifest.v1+json",
     "application/vnd.docker.distribution.manifest.v1+prettyjws",
 )
 #: What a manifest GET accepts: platform manifests only, since the Hub API already names them.
 MANIFEST_ACCEPT = f"{OCI_MANIFEST}, {DOCKER_MANIFEST}"
+#: What a GET of a tag accepts: an index too, whose platform manifest is then asked for.
+ANY_MANIFEST_ACCEPT = f"{OCI_INDEX}, {DOCKER_MANIFEST_LIST}, {MANIFEST_ACCEPT}"
 
 # The distribution spec lets registries refuse manifests over 4 MiB; a config that big is
 # not a config either (real ones are a few KB, long histories a few hundred).
@@ -62,6 +65,20 @@ class ImageConfig:
     diff_ids: tuple[str, ...]
     #: Every build step, each with exactly HISTORY_KEYS.
     history: tuple[dict[str, Any], ...]
+    #: The platform the config names (None where a field is absent or not a string).
+    os: str | None = None
+    architecture: str | None = None
+    variant: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IndexEntry:
+    """A manifest an index lists. `platform` is None for an attestation manifest or one
+    without a platform: neither is an image to run."""
+
+    digest: str
+    media_type: str
+    platform: str | None
 
 
 def sha256_digest(body: bytes) -> str:
@@ -164,7 +181,52 @@ def parse_config(body: bytes) -> ImageConfig:
             _digest_field(value, f"config diff_id {index}") for index, value in enumerate(diff_ids)
         ),
         history=tuple(_step(entry, index) for index, entry in enumerate(history)),
+        os=_text(config.get("os")),
+        architecture=_text(config.get("architecture")),
+        variant=_text(config.get("variant")),
     )
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def is_index(body: bytes) -> bool:
+    """Whether a manifest answer is an index (OCI) or a manifest list (Docker)."""
+    try:
+        parsed = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return False
+    if not isinstance(parsed, dict):
+        return False
+    return parsed.get("mediaType") in INDEX_TYPES or isinstance(parsed.get("manifests"), list)
+
+
+def parse_index(body: bytes) -> tuple[IndexEntry, ...]:
+    """The manifests an index lists, attestations marked by a None platform."""
+    index = _json_object(body, "index", MAX_MANIFEST_BYTES)
+    entries = index.get("manifests")
+    if not isinstance(entries, list):
+        raise ManifestProblem("index without a manifests list: refused")
+    return tuple(_index_entry(entry, position) for position, entry in enumerate(entries))
+
+
+def _index_entry(entry: object, position: int) -> IndexEntry:
+    if not isinstance(entry, dict):
+        raise ManifestProblem(f"index entry {position} is not an object")
+    digest = _digest_field(entry.get("digest"), f"index entry {position} digest")
+    media_type = entry.get("mediaType") if isinstance(entry.get("mediaType"), str) else ""
+    annotations = entry.get("annotations") if isinstance(entry.get("annotations"), dict) else {}
+    platform = entry.get("platform") if isinstance(entry.get("platform"), dict) else {}
+    os, architecture = _text(platform.get("os")), _text(platform.get("architecture"))
+    if (
+        annotations.get("vnd.docker.reference.type") == "attestation-manifest"
+        or os in (None, "unknown")
+        or architecture in (None, "unknown")
+    ):
+        return IndexEntry(digest, media_type, None)
+    name = "/".join(part for part in (os, architecture, _text(platform.get("variant"))) if part)
+    return IndexEntry(digest, media_type, name)
 
 
 def chain_ids(diff_ids: Sequence[str]) -> list[str]:

@@ -52,6 +52,12 @@ class HubSpider(Spider):
         HubConfig.from_settings(settings)
 
     @classmethod
+    def argument_settings(cls, arguments: dict[str, Any]) -> dict[str, Any]:
+        """Settings that the spider's arguments decide (a registry the argument names), which
+        the crawl command applies before the crawler is made."""
+        return {}
+
+    @classmethod
     def resume_key(cls, settings: BaseSettings, arguments: dict[str, Any]) -> dict[str, Any]:
         """What makes two runs the same crawl, for resuming from a JOBDIR: the crawl command
         compares it with the journal's before a run starts."""

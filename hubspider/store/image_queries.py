@@ -110,6 +110,12 @@ class StoreImageQueries(StoreFile):
         return pending_images(namespace, seen, current, held, known)
 
     @store_errors
+    def indexed_image_count(self) -> int:
+        """How many platform images the layer index holds."""
+        (count,) = self.db.execute("SELECT count(*) FROM images").fetchone()
+        return int(count)
+
+    @store_errors
     def known_image(self, digest: str) -> dict[str, Any] | None:
         """The stored image ID, layers and history of a platform image: the parts of its image
         record that do not depend on the repository."""
