@@ -24,8 +24,10 @@ from hubspider.registry.content import (
     ManifestProblem,
     chain_ids,
     image_record,
+    is_index,
     layer_instructions,
     parse_config,
+    parse_index,
     parse_manifest,
     verify_digest,
 )
@@ -44,6 +46,7 @@ ALPINE_LIST = "sha256:6cc7fe2dd7a4ee19c589de7371870f9350b6218db31c610939251e189e
 STEREOSCOPE_MANIFEST = "sha256:c1ed04a3da941a5dd09b58b16c37f065557863d382ef97995ddac885a8452ebb"
 STEREOSCOPE_CONFIG = "sha256:61ee19e869a529075634f762c1eb191962777e0803598758cbf076edfadfb046"
 STEREOSCOPE_LAYER = "sha256:00ffd085e9e7c06d20fdc61119a8d08e5c8bd3c1c320d10494ce6ed86691c06c"
+BUSYBOX_ARM64_CONFIG = "sha256:0f7981b59ce1b84d8ab35f636be2d5a3f94c83a9e1759ae8718f0b415285e402"
 BUSYBOX_INDEX = "sha256:183b1c266030c632d6d7decc62be45b72509c6a48c81b32a31d5ab58e91cb92a"
 DIVE_CONFIG = "75ae28b8ebf89b203319069ddcbecdf5c3838503bbebc0d0d85e4b8589c5de3a.json"
 # Computed with `printf '%s %s' "$chain" "$diff_id" | sha256sum`, not with the code under test.
@@ -147,6 +150,53 @@ def test_a_real_index_is_refused(image_file, digest):
 def test_an_index_without_a_media_type_is_refused():
     with pytest.raises(ManifestProblem, match="an index"):
         parse_manifest(json.dumps({"schemaVersion": 2, "manifests": []}).encode())
+
+
+def test_a_real_index_lists_its_platforms_and_marks_attestations():
+    entries = parse_index(real_blob(BUSYBOX_ATTESTED, BUSYBOX_INDEX))
+    platforms = [entry.platform for entry in entries]
+    assert platforms.count(None) == 1
+    assert [platform for platform in platforms if platform] == ["linux/arm64"]
+
+
+def test_a_real_manifest_list_names_its_platform():
+    assert [entry.platform for entry in parse_index(real_blob(ALPINE, ALPINE_LIST))] == ["linux/amd64"]
+
+
+def test_a_platform_variant_is_part_of_its_name():
+    entry = {"digest": A, "platform": {"os": "linux", "architecture": "arm", "variant": "v7"}}
+    assert parse_index(json.dumps({"manifests": [entry]}).encode())[0].platform == "linux/arm/v7"
+
+
+def test_indexes_are_told_from_manifests():
+    assert is_index(real_blob(ALPINE, ALPINE_LIST))
+    assert is_index(json.dumps({"schemaVersion": 2, "manifests": []}).encode())
+    assert not is_index(manifest_body())
+    assert not is_index(b"not json")
+
+
+@pytest.mark.parametrize(
+    ("entry", "said"),
+    [("x", "not an object"), ({"digest": "sha256:12"}, "not a sha256 digest")],
+)
+def test_a_bad_index_entry_is_refused_in_one_line(entry, said):
+    with pytest.raises(ManifestProblem, match=said):
+        parse_index(json.dumps({"schemaVersion": 2, "manifests": [entry]}).encode())
+
+
+def test_an_entry_without_a_platform_is_not_an_image():
+    (entry,) = parse_index(json.dumps({"manifests": [{"digest": A, "mediaType": OCI_MANIFEST}]}).encode())
+    assert entry.platform is None
+
+
+def test_a_real_config_names_its_platform():
+    config = parse_config(real_blob(BUSYBOX_ATTESTED, BUSYBOX_ARM64_CONFIG))
+    assert (config.os, config.architecture, config.variant) == ("linux", "arm64", None)
+
+
+def test_a_config_without_a_platform_names_none():
+    config = parse_config(json.dumps({"rootfs": {"diff_ids": []}, "os": 7}).encode())
+    assert (config.os, config.architecture, config.variant) == (None, None, None)
 
 
 @pytest.mark.parametrize(

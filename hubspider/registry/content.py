@@ -191,6 +191,10 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def _object(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def is_index(body: bytes) -> bool:
     """Whether a manifest answer is an index (OCI) or a manifest list (Docker)."""
     try:
@@ -215,9 +219,9 @@ def _index_entry(entry: object, position: int) -> IndexEntry:
     if not isinstance(entry, dict):
         raise ManifestProblem(f"index entry {position} is not an object")
     digest = _digest_field(entry.get("digest"), f"index entry {position} digest")
-    media_type = entry.get("mediaType") if isinstance(entry.get("mediaType"), str) else ""
-    annotations = entry.get("annotations") if isinstance(entry.get("annotations"), dict) else {}
-    platform = entry.get("platform") if isinstance(entry.get("platform"), dict) else {}
+    media_type = _text(entry.get("mediaType")) or ""
+    annotations = _object(entry.get("annotations"))
+    platform = _object(entry.get("platform"))
     os, architecture = _text(platform.get("os")), _text(platform.get("architecture"))
     if (
         annotations.get("vnd.docker.reference.type") == "attestation-manifest"
