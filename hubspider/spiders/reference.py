@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy import Request
 
-from hubspider.arguments import ReferenceArguments
+from hubspider.arguments import ArgumentError, ReferenceArguments
 from hubspider.held.image import HeldImage, InputProblem, platform_name, same_platform
 from hubspider.held.reference import parse_reference
 from hubspider.losses import report_loss
@@ -71,7 +71,10 @@ class ReferenceSpider(HubSpider):
 
     @classmethod
     def check_arguments(cls, settings: BaseSettings, arguments: dict[str, Any]) -> None:
-        ReferenceArguments.parse(arguments)
+        try:
+            parse_reference(ReferenceArguments.parse(arguments).ref)
+        except InputProblem as problem:
+            raise ArgumentError(str(problem)) from None
         super().check_arguments(settings, arguments)
 
     @classmethod
@@ -80,7 +83,7 @@ class ReferenceSpider(HubSpider):
         Hub's stays the setting's (a mirror, or the tests' emulator)."""
         try:
             registry_url = parse_reference(ReferenceArguments.parse(arguments).ref).registry_url
-        except InputProblem:
+        except (ArgumentError, InputProblem):
             return {}  # check_arguments names it
         return {} if registry_url is None else {"HUB_REGISTRY_URL": registry_url}
 
