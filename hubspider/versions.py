@@ -19,6 +19,7 @@ VERSION_TAG = re.compile(
     r"(?P<prefix>[vV]?)(?P<numbers>[0-9]+(?:\.[0-9]+)*)(?P<suffix>(?:[-_A-Za-z][A-Za-z0-9_.-]*)?)",
     re.ASCII,
 )
+SUFFIX_NUMBERS = re.compile(r"[0-9]+")
 # A leading component this long is a build stamp such as 20241001, not a release number.
 STAMP_DIGITS = 8
 
@@ -43,16 +44,17 @@ def parse_version(tag: str) -> Version | None:
     return Version(tuple(int(part) for part in parts), match["prefix"], match["suffix"])
 
 
-def specificity_key(tag: str) -> tuple[int, int, str]:
+def specificity_key(tag: str) -> tuple[int, int, int, str]:
     """Sort key putting the most specific alias first, so the tag that best names a digest leads.
 
-    Version-like tags come before the rest, more numeric components first; the tag name breaks ties
-    and orders the tags with no version, so the result never depends on input order.
+    Version-like tags come before the rest, more numeric components first, then those whose suffix
+    pins more (`3.12-alpine3.20` before `3.12-alpine`); the tag name breaks ties and orders the
+    tags with no version, so the result never depends on input order.
     """
     version = parse_version(tag)
     if version is None:
-        return (1, 0, tag)
-    return (0, -len(version.numbers), tag)
+        return (1, 0, 0, tag)
+    return (0, -len(version.numbers), -len(SUFFIX_NUMBERS.findall(version.suffix)), tag)
 
 
 def _track(version: Version) -> tuple[str, str, int, tuple[int, ...]]:

@@ -192,7 +192,7 @@ def test_bases_come_deepest_first_then_by_namespace_repository_first_tag_digest(
 def test_tags_are_most_specific_first_each_once():
     # More version numbers first; equal counts by name (versions.specificity_key).
     tags = ["3.12-alpine3.20", "latest", "3.12.7-alpine3.20", "3.12-alpine", "3.12-alpine3.20"]
-    assert tag_order(tags) == ["3.12.7-alpine3.20", "3.12-alpine", "3.12-alpine3.20", "latest"]
+    assert tag_order(tags) == ["3.12.7-alpine3.20", "3.12-alpine3.20", "3.12-alpine", "latest"]
     assert tag_order(["3", "3.20", "latest", "3.20.3", "alpine"]) == [
         "3.20.3",
         "3.20",

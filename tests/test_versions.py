@@ -102,6 +102,7 @@ def ranked(tags):
     [
         ["3.20.3", "3.20", "3", "latest"],
         ["3.20.3-alpine", "3.20-alpine", "3-alpine", "alpine"],
+        ["3.12.7-alpine3.20", "3.12.7-alpine", "3.12-alpine3.20", "3.12-alpine", "alpine3.20"],
         ["1.27.2", "1.27", "1", "latest", "mainline"],
         ["21.0.5_11-jdk", "21-jdk", "jdk"],
         ["v2.1.0", "v2.1", "v2", "latest"],
@@ -134,12 +135,16 @@ def test_more_components_win_over_bigger_numbers():
     assert ranked(["9", "1.0.0", "10.1"]) == ["1.0.0", "10.1", "9"]
 
 
-def test_equal_length_versions_tie_break_by_name():
+def test_a_suffix_that_pins_a_version_is_more_specific():
     assert ranked(["3.20.3-alpine", "3.20.3", "3.20.3-alpine3.20"]) == [
+        "3.20.3-alpine3.20",
         "3.20.3",
         "3.20.3-alpine",
-        "3.20.3-alpine3.20",
     ]
+
+
+def test_equal_length_versions_tie_break_by_name():
+    assert ranked(["3.20.3-slim", "3.20.3", "3.20.3-alpine"]) == ["3.20.3", "3.20.3-alpine", "3.20.3-slim"]
 
 
 def test_specificity_order_does_not_depend_on_input_order():

@@ -282,24 +282,28 @@ def _open_error(path: str, error: OSError) -> InputProblem:
 
 @contextmanager
 def tar_members(path: str, source: str) -> Iterator[Members]:
-    """Members of the tar at `path` (plain, gzip, bzip2 or xz around it); closed after use."""
+    """Members of the tar at `path` (plain, gzip, bzip2 or xz around it); closed after use. A
+    compressed tar is read in one pass, as a stream: seeking in it would decompress it again
+    from the start for each member read."""
     try:
         mode = _compression(path, source)
-        tar = tarfile.open(path, mode)  # noqa: SIM115 (closed below, after the caller's use)
+        file = open(path, "rb")  # noqa: SIM115 (closed below, after the caller's use)
     except InputProblem:
         raise
     except (FileNotFoundError, PermissionError) as error:
         raise _open_error(path, error) from None
     except READ_ERRORS as error:
         raise _unreadable(source, error) from None
-    try:
+    with file:
+        if mode != "r:":
+            yield stream_members(file, source)
+            return
         try:
+            tar = tarfile.open(fileobj=file, mode=mode)  # noqa: SIM115 (its file is closed by the with block)
             members = TarMembers(tar, source)
         except READ_ERRORS as error:
             raise _unreadable(source, error) from None
         yield members
-    finally:
-        tar.close()
 
 
 def _unreadable(source: str, error: BaseException) -> InputProblem:
