@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from hubspider.held.image import InputProblem, parse_platform
+
 # A path component of an image name, from the distribution reference grammar.
 NAME_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
 MAX_NAME_LENGTH = 255
@@ -67,10 +69,6 @@ class LayersArguments:
         return {"namespace": self.namespace, "repositories": repositories}
 
 
-# os/architecture[/variant], as `docker --platform` takes it.
-PLATFORM = re.compile(r"^[a-z0-9_.-]+/[a-z0-9_.-]+(?:/[a-z0-9_.-]+)?$")
-
-
 @dataclass(frozen=True, slots=True)
 class ReferenceArguments:
     """The `reference` spider's arguments: an image reference, and the platform to read of an index."""
@@ -93,12 +91,10 @@ def check_platform(value: Any) -> str | None:
     """A `--platform` value, or None; a malformed one is an ArgumentError."""
     if value is None:
         return None
-    platform = str(value).strip().lower()
-    if not PLATFORM.match(platform):
-        raise ArgumentError(
-            f"invalid platform {value!r}: expected os/architecture[/variant], e.g. linux/arm64"
-        )
-    return platform
+    try:
+        return parse_platform(str(value))
+    except InputProblem as problem:
+        raise ArgumentError(str(problem)) from None
 
 
 def _refuse_unknown(arguments: dict[str, Any], known: tuple[str, ...]) -> None:

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 from scrapy.crawler import CrawlerProcess
 
-from hubspider.arguments import ArgumentError, check_platform
+from hubspider.arguments import ArgumentError
 from hubspider.cli import EXIT_NOT_FOUND, StoreCommand, fail
 from hubspider.held.choose import choose
-from hubspider.held.image import InputProblem
+from hubspider.held.image import InputProblem, parse_platform
 from hubspider.held.local import read_local
 from hubspider.held.reference import looks_like_path, parse_reference
 from hubspider.spiders.reference import ReferenceSpider
@@ -58,7 +58,7 @@ class Command(StoreCommand):
                 "give one image: a docker save file, an OCI layout, inspect output (-: stdin) or a reference"
             )
         try:
-            held = self.read(args[0], check_platform(opts.platform))
+            held = self.read(args[0], opts.platform and parse_platform(opts.platform))
         except (InputProblem, ArgumentError) as problem:
             fail(str(problem))
         try:

@@ -4,17 +4,8 @@ top one, whose layers start with every other's."""
 
 from __future__ import annotations
 
-import re
-
-from hubspider.held.image import HeldImage, platform_key, same_platform
+from hubspider.held.image import HeldImage, parse_platform, platform_key, same_platform
 from hubspider.held.members import problem
-
-PLATFORM = re.compile(r"^[a-z0-9][a-z0-9._-]*/[a-z0-9][a-z0-9._-]*(?:/[a-z0-9][a-z0-9._-]*)?$", re.IGNORECASE)
-
-
-def check_platform(platform: str) -> None:
-    if not PLATFORM.match(platform):
-        raise problem(f"--platform {platform!r} is not os/architecture[/variant], like linux/arm64")
 
 
 def label(image: HeldImage) -> str:
@@ -40,7 +31,7 @@ def builds_on(top: HeldImage, other: HeldImage) -> bool:
 def choose(images: list[HeldImage], platform: str | None, source: str) -> HeldImage:
     """The image to detect the bases of; InputProblem says why there is not exactly one."""
     if platform is not None:
-        check_platform(platform)
+        platform = parse_platform(platform)
     if not images:
         raise problem(f"{source} holds no image")
     held = platforms(images)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 
@@ -31,6 +32,9 @@ class HeldImage:
     names: tuple[str, ...] = field(default=())
 
 
+# os/architecture[/variant], as `docker --platform` takes it.
+PLATFORM = re.compile(r"^[a-z0-9][a-z0-9._-]*/[a-z0-9][a-z0-9._-]*(?:/[a-z0-9][a-z0-9._-]*)?$")
+
 # What containerd assumes when a platform leaves its variant out.
 DEFAULT_VARIANTS = {"arm64": "v8", "arm": "v7", "amd64": "v1"}
 
@@ -38,6 +42,16 @@ DEFAULT_VARIANTS = {"arm64": "v8", "arm": "v7", "amd64": "v1"}
 def platform_name(os: str, architecture: str, variant: str | None = None) -> str:
     """`os/architecture[/variant]`, as the digest records spell a platform."""
     return "/".join(part for part in (os, architecture, variant) if part)
+
+
+def parse_platform(value: str) -> str:
+    """A `--platform` value, lowercased; InputProblem if it is not os/architecture[/variant]."""
+    platform = value.strip().lower()
+    if not PLATFORM.match(platform):
+        raise InputProblem(
+            f"invalid platform {value!r}: expected os/architecture[/variant], e.g. linux/arm64"
+        )
+    return platform
 
 
 def platform_key(platform: str) -> tuple[str, str, str]:

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hubspider.held.configs import (
-    UNKNOWN,
     compressed_digests,
     digests_in_names,
     json_object,
@@ -27,6 +26,7 @@ from hubspider.registry.content import (
     MAX_MANIFEST_BYTES,
     OCI_INDEX,
     OCI_MANIFEST,
+    is_attestation,
     sha256_digest,
 )
 
@@ -40,7 +40,6 @@ OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 IMAGE_CONFIGS = (OCI_CONFIG, DOCKER_CONFIG)
 REF_NAME = "org.opencontainers.image.ref.name"
 CONTAINERD_NAME = "io.containerd.image.name"
-REFERENCE_TYPE = "vnd.docker.reference.type"
 # Real layouts nest one index in another, once; a deeper chain is no image anyone saved.
 MAX_DEPTH = 8
 
@@ -96,14 +95,6 @@ def _names(annotations: object) -> tuple[str, ...]:
         return (full,)
     ref = annotations.get(REF_NAME)
     return (ref,) if isinstance(ref, str) and ref else ()
-
-
-def _is_attestation(descriptor: dict[str, Any]) -> bool:
-    platform = descriptor.get("platform")
-    annotations = descriptor.get("annotations")
-    if isinstance(annotations, dict) and annotations.get(REFERENCE_TYPE) == "attestation-manifest":
-        return True
-    return isinstance(platform, dict) and platform.get("os") == UNKNOWN
 
 
 def _kind(media_type: object, document: dict[str, Any]) -> str | None:
@@ -162,7 +153,7 @@ class _Walker:
         for position, descriptor in enumerate(descriptors):
             if not isinstance(descriptor, dict):
                 raise problem(f"{self.source}: {where} manifests[{position}] is not an object")
-            if not _is_attestation(descriptor):
+            if not is_attestation(descriptor):
                 self.descriptor(descriptor, f"{where} manifests[{position}]", path)
 
     def descriptor(self, descriptor: dict[str, Any], where: str, path: Path) -> None:

@@ -34,6 +34,9 @@ ANY_MANIFEST_ACCEPT = f"{OCI_INDEX}, {DOCKER_MANIFEST_LIST}, {MANIFEST_ACCEPT}"
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 MAX_CONFIG_BYTES = 8 * 1024 * 1024
 
+#: The annotation BuildKit marks an attestation manifest with (`attestation-manifest`).
+REFERENCE_TYPE = "vnd.docker.reference.type"
+
 HISTORY_KEYS = ("created", "created_by", "comment", "empty_layer")
 
 
@@ -195,6 +198,17 @@ def _object(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def is_attestation(descriptor: dict[str, Any]) -> bool:
+    """An attestation manifest (BuildKit's provenance or SBOM) beside an index's images: not an
+    image to run, though it is a manifest."""
+    annotations = _object(descriptor.get("annotations"))
+    platform = _object(descriptor.get("platform"))
+    return annotations.get(REFERENCE_TYPE) == "attestation-manifest" or "unknown" in (
+        platform.get("os"),
+        platform.get("architecture"),
+    )
+
+
 def is_index(body: bytes) -> bool:
     """Whether a manifest answer is an index (OCI) or a manifest list (Docker)."""
     try:
@@ -220,14 +234,9 @@ def _index_entry(entry: object, position: int) -> IndexEntry:
         raise ManifestProblem(f"index entry {position} is not an object")
     digest = _digest_field(entry.get("digest"), f"index entry {position} digest")
     media_type = _text(entry.get("mediaType")) or ""
-    annotations = _object(entry.get("annotations"))
     platform = _object(entry.get("platform"))
     os, architecture = _text(platform.get("os")), _text(platform.get("architecture"))
-    if (
-        annotations.get("vnd.docker.reference.type") == "attestation-manifest"
-        or os in (None, "unknown")
-        or architecture in (None, "unknown")
-    ):
+    if is_attestation(entry) or os is None or architecture is None:
         return IndexEntry(digest, media_type, None)
     name = "/".join(part for part in (os, architecture, _text(platform.get("variant"))) if part)
     return IndexEntry(digest, media_type, name)
