@@ -65,7 +65,7 @@ def test_no_image_of_the_platform_asked_for():
 def test_a_malformed_platform(asked):
     assert (
         refusal([AMD], asked)
-        == f"invalid platform {asked!r}: expected os/architecture[/variant], like linux/arm64"
+        == f"invalid platform {asked!r}: expected os/architecture[/variant], e.g. linux/arm64"
     )
 
 
