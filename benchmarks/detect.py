@@ -59,6 +59,7 @@ INSERT_LAYER = "INSERT INTO layers VALUES (?, ?, ?, ?, ?)"
 INSERT_CHAIN = "INSERT INTO chains VALUES (?, ?)"
 INSERT_IMAGE = "INSERT INTO images VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 INSERT_IMAGE_LAYER = "INSERT INTO image_layers VALUES (?, ?, ?, ?)"
+INSERT_TOP = "INSERT INTO image_tops VALUES (?, ?)"
 INSERT_HOLDER = "INSERT INTO image_repositories VALUES (?, 'library', ?, ?, ?)"
 INSERT_BUILD = "INSERT INTO builds VALUES (?, ?, ?, ?)"
 INSERT_DIGEST = "INSERT INTO digests VALUES (?, ?)"
@@ -209,6 +210,8 @@ class Filler:
         )  # fmt: skip
         for position, (layer, chain_id) in enumerate(zip(layer_ids, chain_ids, strict=True)):
             self.add(INSERT_IMAGE_LAYER, (image, position, layer, chain_id))
+        if chain_ids:
+            self.add(INSERT_TOP, (chain_ids[-1], image))
         for holder in sorted(holders):
             self.add(INSERT_HOLDER, (image, f"repo{holder}", pushed, crawl_time(CRAWLS)))
         return "sha256:" + digest.hex()

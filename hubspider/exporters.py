@@ -18,7 +18,7 @@ from scrapy.exporters import (
     XmlItemExporter,
 )
 
-from hubspider.items import DigestRecords
+from hubspider.items import AnnouncedLayers, DigestRecords
 
 
 class RecordsExporterMixin:
@@ -27,6 +27,8 @@ class RecordsExporterMixin:
         super().__init__(file, **kwargs)  # type: ignore[call-arg]
 
     def export_item(self, item: Any) -> None:
+        if isinstance(item, AnnouncedLayers):
+            return  # for the store only: the layers export is image records
         if isinstance(item, DigestRecords):
             for record in item.records:
                 super().export_item(record)  # type: ignore[misc]

@@ -18,6 +18,7 @@ from hubspider.schemas.scrapy_jsonschema import JsonSchemaItem
 if TYPE_CHECKING:
     from hubspider.planning import PageDone
     from hubspider.records import DigestRecord, TagSeen
+    from hubspider.store.announced import AnnouncedImage
 
 
 class TagItem(JsonSchemaItem):
@@ -74,3 +75,16 @@ class DigestRecords:
 
     def __repr__(self) -> str:
         return f"<DigestRecords {len(self.records)} records from {self.url}>"
+
+
+@dataclass(slots=True)
+class AnnouncedLayers:
+    """The platform images one Hub API images answer lists with their compressed layer digests,
+    for the store (`layers` crawl): not exported, since the export holds image records only."""
+
+    namespace: str
+    repository: str
+    images: list[AnnouncedImage] = field(repr=False)
+
+    def __repr__(self) -> str:
+        return f"<AnnouncedLayers {len(self.images)} images of {self.namespace}/{self.repository}>"

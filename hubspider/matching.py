@@ -7,6 +7,11 @@ image's layers. Or when it is the input itself: the same image ID, or a digest o
 that names it (its platform manifest, or the index of a build that holds it). Only images of
 the input's platform count; `linux/arm64` is `linux/arm64/v8` (see `held.image.platform_key`).
 
+An image the layer index does not hold yet (the registry's pull window ran out) may still be
+announced by the Hub API with its compressed layer digests: the same chain rule over those
+matches an input that carries its compressed digests (a layout, a registry reference), though
+not one that carries diff_ids alone (`docker inspect`), nor one whose layers were recompressed.
+
 For each base, the tags of its repository that ever pointed to it say whether it is still
 current, and what is newer: a later release in a tag's version track, or where a moved tag
 points now.
@@ -43,6 +48,9 @@ class Candidate:
     top_chain: str | None = None
     #: Index digests of builds that hold it, among those the input carries.
     indexes: frozenset[str] = frozenset()
+    #: The chain of its compressed layer digests as the Hub API announced them; set only for an
+    #: image the layer index does not hold (whose `top_chain` is unknown).
+    compressed_top: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +101,14 @@ def chain_depths(diff_ids: Sequence[str]) -> dict[str, int]:
     return {chain: depth for depth, chain in enumerate(chain_ids(diff_ids))}
 
 
+def compressed_depths(held: HeldImage) -> dict[str, int]:
+    """Each chain of the input's compressed layer digests and its depth; none when the input
+    carries no compressed digests, or not one per diff_id (then a depth would count no layer)."""
+    if held.layer_digests is None or len(held.layer_digests) != len(held.diff_ids):
+        return {}
+    return chain_depths(held.layer_digests)
+
+
 def merged(one: Candidate, other: Candidate) -> Candidate:
     """One image found two ways (by its top chain, by a digest): what each way knew."""
     return Candidate(
@@ -102,6 +118,7 @@ def merged(one: Candidate, other: Candidate) -> Candidate:
         os_version=one.os_version if one.os_version is not None else other.os_version,
         top_chain=one.top_chain or other.top_chain,
         indexes=one.indexes | other.indexes,
+        compressed_top=one.compressed_top or other.compressed_top,
     )
 
 
@@ -112,15 +129,24 @@ def is_exact(candidate: Candidate, held: HeldImage) -> bool:
     return bool(set(held.digests) & ({candidate.digest} | candidate.indexes))
 
 
-def matched_layers(candidate: Candidate, held: HeldImage, depths: Mapping[str, int]) -> int | None:
+def matched_layers(
+    candidate: Candidate,
+    held: HeldImage,
+    depths: Mapping[str, int],
+    compressed: Mapping[str, int] | None = None,
+) -> int | None:
     """How many of the input's layers, from the bottom, the candidate accounts for; None when
-    it is no base of the input (another platform, or its top is none of the input's chains)."""
+    it is no base of the input (another platform, or its top is none of the input's chains).
+    `compressed` (`compressed_depths`) is asked only of a candidate the layer index lacks."""
     if platform_key(candidate.platform) != platform_key(held.platform):
         return None
     if is_exact(candidate, held):
         return len(held.diff_ids)
     if candidate.top_chain is not None and candidate.top_chain in depths:
         return depths[candidate.top_chain] + 1
+    if candidate.top_chain is None and candidate.compressed_top is not None and compressed:
+        depth = compressed.get(candidate.compressed_top)
+        return None if depth is None else depth + 1
     return None
 
 

@@ -22,6 +22,9 @@ INCREMENTAL_STOPPED_EARLY = f"{PREFIX}/incremental/stopped_early"
 INCREMENTAL_WHOLE_WALKS = f"{PREFIX}/incremental/whole_walks"
 
 # The `layers` spider.
+#: Platform images whose compressed layers the Hub API announced, stored (one per image an answer lists).
+LAYERS_ANNOUNCED = f"{PREFIX}/layers/announced"
+LAYERS_ANNOUNCE_FAILED = f"{PREFIX}/layers/announce_failed"
 LAYERS_CONFIGS = f"{PREFIX}/layers/configs"
 LAYERS_DEFERRED = f"{PREFIX}/layers/deferred"
 LAYERS_GONE = f"{PREFIX}/layers/gone"

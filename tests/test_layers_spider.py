@@ -17,11 +17,12 @@ from fakehub import make_hub
 from fakehub.content import ImageContent
 from hubspider import stats
 from hubspider.arguments import ArgumentError
-from hubspider.items import ImageRecordItem
+from hubspider.items import AnnouncedLayers, ImageRecordItem
 from hubspider.registry.meta import CONTENT_ADDRESSED_META, PULL_META, REGISTRY_SCOPE_META
 from hubspider.registry.pulls import PullWindowUsed
-from hubspider.spiders.layers import Fetch, LayersSpider, by_tag, plan_fetches
+from hubspider.spiders.layers import Fetch, LayersSpider, announced_images, by_tag, plan_fetches
 from hubspider.store import PendingImage
+from hubspider.store.announced import AnnouncedImage
 from tests.helpers import PROJECT_SETTINGS
 
 if TYPE_CHECKING:
@@ -101,7 +102,8 @@ def fetched(spider: LayersSpider, hub: Hub, tag: Tag, content: ImageContent, fet
     """The outputs of the tag's images answer, the manifest and the config, in turn."""
     images_request = Request(f"{API}/v2/repositories/library/{tag.repository}/tags/{tag.name}/images")
     images_answer = json.dumps([image.images_api() for image in tag.build.images]).encode()
-    (manifest_request,) = spider.parse_tag_images(answer(images_request, images_answer), [fetch])
+    (announced, manifest_request) = spider.parse_tag_images(answer(images_request, images_answer), [fetch])
+    assert isinstance(announced, AnnouncedLayers)
     (config_request,) = spider.parse_manifest(answer(manifest_request, content.manifest()), fetch)
     return spider.parse_config(answer(config_request, content.config()), content.config_digest)
 
@@ -291,3 +293,104 @@ def test_an_image_gone_before_its_head_costs_no_pull_and_no_loss(spider: LayersS
     spider.fetch_failed(not_found(spider.exists_request(Fetch(pending(tag, image, current=False)))))
     assert lost(spider) == 0
     assert spider.crawler.stats.get_value(stats.LAYERS_GONE) == 1  # type: ignore[union-attr]
+
+
+# What the images answer announces: every platform image's compressed layers.
+
+
+def images_answer(tag: Tag) -> bytes:
+    return json.dumps([image.images_api() for image in tag.build.images]).encode()
+
+
+def manifest_layers(content: ImageContent) -> tuple[str, ...]:
+    """The compressed layer digests as the image's own manifest names them."""
+    return tuple(layer["digest"] for layer in json.loads(content.manifest())["layers"])
+
+
+def test_the_images_answer_announces_every_platform_images_manifest_layers_once(
+    spider: LayersSpider, hub: Hub
+) -> None:
+    tag, image, _ = tag_and_image(hub)
+    fetches = [Fetch(pending(tag, image)), Fetch(pending(tag, image, repository="other"))]
+    request = Request(f"{API}/v2/repositories/library/python/tags/{tag.name}/images")
+    outputs = spider.parse_tag_images(answer(request, images_answer(tag)), fetches)
+    (announced,) = [output for output in outputs if isinstance(output, AnnouncedLayers)]
+    assert len(outputs) == 1 + len(fetches)
+    assert (announced.namespace, announced.repository) == ("library", "python")
+    expected = {
+        entry.digest: (entry.platform, manifest_layers(entry.content))
+        for entry in tag.build.images
+        if entry.is_platform and isinstance(entry.content, ImageContent)
+    }
+    assert expected
+    assert {one.digest: (one.platform, one.layer_digests) for one in announced.images} == expected
+
+
+def test_an_announce_only_answer_gives_the_layers_and_pulls_nothing(spider: LayersSpider, hub: Hub) -> None:
+    tag, image, _ = tag_and_image(hub)
+    fetch = Fetch(pending(tag, image))
+    request = spider.tag_images_request(tag.name, [fetch], announce_only=True)
+    (announced,) = spider.parse_tag_images(answer(request, images_answer(tag)), **request.cb_kwargs)
+    assert isinstance(announced, AnnouncedLayers)
+    assert fetch.instructions is None
+    assert spider.parse_tag_images(answer(request, b"{}"), **request.cb_kwargs) == []
+    assert spider.tag_images_failed(failure(request, TimeoutError("timed out"))) == []
+    assert lost(spider) == 0
+
+
+def test_once_pulls_are_used_up_only_tags_with_unannounced_images_are_asked(
+    spider: LayersSpider, hub: Hub
+) -> None:
+    tag, image, _ = tag_and_image(hub)
+    other_tag, other_image, _ = tag_and_image(hub, "alpine")
+    spider.announced = {str(image.digest)}
+    groups = [
+        (tag.name, [Fetch(pending(tag, image))]),
+        (other_tag.name, [Fetch(pending(other_tag, other_image))]),
+        (None, [Fetch(pending(other_tag, other_image, current=False))]),
+    ]
+    (request,) = spider.announce_requests(groups)
+    assert request.url.endswith(f"/alpine/tags/{other_tag.name}/images")
+    assert request.cb_kwargs["announce_only"] is True
+
+
+LAYER = "sha256:" + "a" * 64
+MANIFEST = "sha256:" + "b" * 64
+
+
+def entry(**fields: Any) -> dict[str, Any]:
+    steps = [{"digest": LAYER, "size": 3, "instruction": "ADD"}, {"size": 0, "instruction": "CMD"}]
+    return {
+        "digest": MANIFEST,
+        "os": "linux",
+        "architecture": "arm64",
+        "variant": "v8",
+        "layers": steps,
+    } | fields
+
+
+def test_announced_images_spell_the_platform_as_the_records_do() -> None:
+    assert announced_images([entry(os_version="")]) == [AnnouncedImage(MANIFEST, "linux/arm64/v8", (LAYER,))]
+    windows = entry(os="windows", architecture="amd64", variant=None, os_version="10.0.20348.2762")
+    assert announced_images([windows]) == [
+        AnnouncedImage(MANIFEST, "windows/amd64", (LAYER,), "10.0.20348.2762")
+    ]
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        entry(digest=None),
+        entry(digest="sha256:short"),
+        entry(os="unknown", architecture="unknown"),
+        entry(architecture=None),
+        entry(layers=[]),
+        entry(layers=[{"size": 0, "instruction": "CMD"}]),
+        entry(layers=[{"digest": LAYER}, {"digest": "md5:abc"}]),
+        entry(layers=[{"digest": LAYER}, {"digest": 7}]),
+        entry(layers="nope"),
+        "not an image",
+    ],
+)
+def test_images_without_a_digest_or_sound_layer_digests_are_not_announced(odd: Any) -> None:
+    assert announced_images([odd]) == []

@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from hubspider.store import Store
+from hubspider.store import VERSION, Store
 from tests.helpers import run_command
 from tests.test_store_images import (
     ALPINE,
@@ -133,4 +133,4 @@ def test_a_version_2_store_is_upgraded_by_a_lookup_and_answers_as_before(tmp_pat
     assert [tag["tag"] for tag in json.loads(result.stdout)[0]["tags"]] == ["3.12", "3"]
     with Store(store_path, read_only=True) as store:
         assert store.find_in_images(PYTHON["image_id"]) == []
-        assert store.db.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == VERSION

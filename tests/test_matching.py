@@ -22,6 +22,7 @@ from hubspider.matching import (
     base_order,
     base_status,
     chain_depths,
+    compressed_depths,
     is_exact,
     matched_layers,
     merged,
@@ -363,3 +364,61 @@ BUILD = [
 )
 def test_a_builds_image_for_a_platform_is_found_by_its_key_and_os_version(platform, os_version, expected):
     assert platform_image(BUILD, platform, os_version) == expected
+
+
+# Images the layer index lacks: matched by the chain of their announced compressed digests.
+
+GZIPPED = [sha(f"gzip {name}") for name in ("alpine", "python", "pip", "app", "config")]
+GZIP_CHAINS = chains_of(GZIPPED)
+
+
+def pulled(platform: str = "linux/amd64", layer_digests=tuple(GZIPPED)) -> HeldImage:
+    return HeldImage(platform, sha("my config"), tuple(DIFF_IDS), layer_digests)
+
+
+def announced(top: str, platform: str = "linux/amd64") -> Candidate:
+    return Candidate(sha("manifest announced"), None, platform, compressed_top=top)
+
+
+def test_compressed_depths_are_the_chains_of_the_compressed_digests():
+    assert compressed_depths(pulled()) == {chain: depth for depth, chain in enumerate(GZIP_CHAINS)}
+
+
+@pytest.mark.parametrize("layer_digests", [None, (), tuple(GZIPPED[:3])])
+def test_without_one_compressed_digest_per_diff_id_there_are_no_compressed_depths(layer_digests):
+    assert compressed_depths(pulled(layer_digests=layer_digests)) == {}
+
+
+@pytest.mark.parametrize("depth", [0, 2, 4])
+def test_an_announced_image_whose_compressed_top_is_at_depth_d_matches_d_plus_1_layers(depth):
+    me = pulled()
+    assert matched_layers(announced(GZIP_CHAINS[depth]), me, DEPTHS, compressed_depths(me)) == depth + 1
+
+
+def test_an_announced_image_needs_the_inputs_compressed_digests_and_platform():
+    me = pulled()
+    found = announced(GZIP_CHAINS[1])
+    assert matched_layers(found, me, DEPTHS) is None
+    assert matched_layers(found, me, DEPTHS, {}) is None
+    assert matched_layers(found, me, DEPTHS, compressed_depths(pulled(layer_digests=None))) is None
+    assert matched_layers(announced(GZIP_CHAINS[1], "linux/arm64"), me, DEPTHS, compressed_depths(me)) is None
+    # A compressed digest alone, not its chain, is no match above the bottom layer.
+    assert matched_layers(announced(GZIPPED[1]), me, DEPTHS, compressed_depths(me)) is None
+
+
+def test_an_indexed_image_is_matched_by_its_diff_id_chain_alone():
+    me = pulled()
+    indexed = Candidate(sha("m"), sha("c"), "linux/amd64", top_chain=CHAINS[1], compressed_top=GZIP_CHAINS[3])
+    assert matched_layers(indexed, me, DEPTHS, compressed_depths(me)) == 2
+    unmatched = Candidate(
+        sha("m"), sha("c"), "linux/amd64", top_chain=sha("x"), compressed_top=GZIP_CHAINS[3]
+    )
+    assert matched_layers(unmatched, me, DEPTHS, compressed_depths(me)) is None
+
+
+def test_an_announced_image_named_by_a_digest_too_is_exact_and_keeps_its_compressed_top():
+    by_digest = Candidate(sha("manifest announced"), None, "linux/amd64", indexes=frozenset({sha("index")}))
+    both = merged(by_digest, announced(GZIP_CHAINS[1]))
+    assert both.compressed_top == GZIP_CHAINS[1]
+    me = HeldImage("linux/amd64", None, tuple(DIFF_IDS), tuple(GZIPPED), digests=(sha("index"),))
+    assert matched_layers(both, me, DEPTHS, compressed_depths(me)) == len(DIFF_IDS)

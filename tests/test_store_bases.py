@@ -10,7 +10,8 @@ import pytest
 
 from hubspider.held.image import HeldImage
 from hubspider.store import Store
-from hubspider.store.base_queries import TOP_CHAINS
+from hubspider.store.announced import AnnouncedImage
+from hubspider.store.base_queries import ANNOUNCED_TOPS, TOP_CHAINS
 from tests.test_store_images import crawl, image_record, sha
 
 FIRST, SECOND, THIRD = "2026-11-01T00:00:00Z", "2026-11-08T00:00:00Z", "2026-11-15T00:00:00Z"
@@ -225,14 +226,14 @@ def test_an_unknown_image_has_no_base(store):
     assert store.bases_of(HeldImage("linux/amd64", None, ())) == []
 
 
-def test_the_top_chain_query_seeks_rows_and_never_scans_a_table(store):
+def test_the_top_chain_query_seeks_the_tops_and_never_scans_a_table(store):
     plan = [
         row["detail"]
         for row in store.db.execute(f"EXPLAIN QUERY PLAN {TOP_CHAINS.format(marks='?')}", (b"x",))
     ]
     assert plan, plan
     assert not [step for step in plan if step.startswith("SCAN")], plan
-    assert any("image_layers_by_chain" in step for step in plan), plan
+    assert not [step for step in plan if "image_layers" in step], plan
 
 
 def test_a_tag_moved_to_a_new_index_that_keeps_the_image_still_points_to_it(store):
@@ -243,3 +244,80 @@ def test_a_tag_moved_to_a_new_index_that_keeps_the_image_still_points_to_it(stor
     assert mirror == base(ALPINE, "mirror", ["3.20.3"], 1, "current")
     (*_, mirror_arm) = store.bases_of(built_on(ALPINE_ARM, "app"))
     assert mirror_arm == base(ALPINE_ARM, "mirror", ["3.20.3"], 1, "moved on")
+
+
+# Images the layer index lacks, found by the compressed layers the Hub API announced.
+
+
+def compressed(record) -> tuple[str, ...]:
+    return tuple(layer["digest"] for layer in record["layers"])
+
+
+def announced(record, platform: str | None = None) -> AnnouncedImage:
+    return AnnouncedImage(record["digest"], platform or record["platform"], compressed(record))
+
+
+def pulled(record, *own_layers: str, platform: str | None = None, with_digests: bool = True) -> HeldImage:
+    """A user's image as a layout or a registry gives it: diff_ids and compressed digests."""
+    held = built_on(record, *own_layers, platform=platform)
+    own = tuple(sha(f"my gzip {name}") for name in own_layers)
+    return HeldImage(
+        held.platform, held.image_id, held.diff_ids, compressed(record) + own if with_digests else None
+    )
+
+
+def test_an_unindexed_image_is_a_base_by_its_announced_compressed_layers(store):
+    store.add_announced([("library", "python", [announced(UNINDEXED)])])
+    assert store.bases_of(pulled(UNINDEXED, "app")) == [
+        base(UNINDEXED, "python", ["3.13-alpine"], 2, "current", image_id=None),
+        base(NEW_ALPINE, "alpine", ["3.20.4", "3.20", "3", "latest"], 1, "current"),
+    ]
+
+
+def test_without_compressed_digests_the_announced_image_is_no_base(store):
+    store.add_announced([("library", "python", [announced(UNINDEXED)])])
+    expected = [base(NEW_ALPINE, "alpine", ["3.20.4", "3.20", "3", "latest"], 1, "current")]
+    assert store.bases_of(pulled(UNINDEXED, "app", with_digests=False)) == expected
+    # Recompressed layers (a classic store's push) carry other digests: no match either.
+    recompressed = pulled(UNINDEXED, "app")
+    other = HeldImage(
+        recompressed.platform, None, recompressed.diff_ids, tuple(sha(f"re {n}") for n in "abc")
+    )
+    assert store.bases_of(other) == expected
+
+
+def test_an_announced_image_of_another_platform_is_no_base(store):
+    store.add_announced([("library", "python", [announced(UNINDEXED, platform=ARM)])])
+    assert [entry["digest"] for entry in store.bases_of(pulled(UNINDEXED, "app"))] == [NEW_ALPINE["digest"]]
+
+
+def test_announcing_an_indexed_image_changes_none_of_its_answers(store):
+    held = pulled(PYTHON, "app")
+    before = store.bases_of(held)
+    store.add_announced([("library", name, [announced(record)]) for name, record in
+                         (("python", PYTHON), ("alpine", ALPINE), ("pypy", ALPINE))])  # fmt: skip
+    assert store.bases_of(held) == before
+    assert [entry["repository"] for entry in before] == ["python", "alpine", "mirror"]
+
+
+def test_an_announced_image_counts_every_repository_the_hub_api_listed_it_in(store):
+    # Twice: writes are idempotent.
+    for _ in range(2):
+        store.add_announced(
+            [("library", "python", [announced(UNINDEXED)]), ("library", "pypy", [announced(UNINDEXED)])]
+        )
+    (pypy, python, _) = store.bases_of(pulled(UNINDEXED, "app"))  # by repository name
+    assert python["image"] == "python:3.13-alpine"
+    assert (pypy["image"], pypy["tags"], pypy["matched_layers"], pypy["image_id"]) == (
+        f"pypy@{UNINDEXED['digest']}", [], 2, None,
+    )  # fmt: skip
+    assert store.db.execute("SELECT count(*) FROM announced").fetchone()[0] == 1
+
+
+def test_the_announced_query_seeks_rows_and_never_scans_a_table(store):
+    plan = [
+        row["detail"]
+        for row in store.db.execute(f"EXPLAIN QUERY PLAN {ANNOUNCED_TOPS.format(marks='?,?')}", (b"x", b"y"))
+    ]
+    assert not [step for step in plan if step.startswith("SCAN")], plan
+    assert any("announced_by_top" in step for step in plan), plan

@@ -14,8 +14,17 @@ import orjson
 import pytest
 
 from hubspider.store import VERSION, Store, StoreError
-from hubspider.store.schema import SCHEMA_1, migrate_1_to_2, run_script, stored_version, upgrade
+from hubspider.store.announced import AnnouncedImage
+from hubspider.store.schema import (
+    SCHEMA_1,
+    migrate_1_to_2,
+    migrate_2_to_3,
+    run_script,
+    stored_version,
+    upgrade,
+)
 from tests.helpers import records_of, run_command
+from tests.test_store_images import ALPINE, PYTHON, PYTHON_ARM
 
 V1_STORE = Path(__file__).parent / "data" / "store-v1.sqlite3.gz"
 
@@ -454,7 +463,7 @@ def v2_store(v1_store: Path) -> Path:
 def test_a_version_2_store_keeps_every_row_once_migrated(v2_store):
     before = contents(v2_store)
     with Store(v2_store) as store:
-        assert user_version(v2_store) == VERSION == 3
+        assert user_version(v2_store) == VERSION == 4
         assert store.pending_images("library")
         assert store.find_in_images("sha256:0170c443cae6") == []
     assert contents(v2_store) == before
@@ -487,7 +496,102 @@ def test_a_new_store_is_what_a_migrated_one_is(v1_store, tmp_path):
     try:
         assert schema_of(migrated) == schema_of(new)
         new_tables = {"images", "layers", "chains", "image_layers", "image_repositories"}
+        new_tables |= {"announced", "announced_by_top", "announced_repositories"}
         assert {name for _, name, _ in schema_of(new)} >= new_tables
     finally:
         migrated.close()
         new.close()
+
+
+# Version 3 to 4: the announced images' tables are added, and nothing of version 3 changes.
+
+V3_TABLES = (*V2_TABLES, "images", "layers", "chains", "image_layers", "image_repositories")
+
+
+def version_3_store(v1_store: Path) -> Path:
+    """The version 1 store as the version 3 code left it, with one image in its layer index."""
+    db = sqlite3.connect(v1_store, isolation_level=None)
+    db.execute("BEGIN IMMEDIATE")
+    migrate_1_to_2(db)
+    migrate_2_to_3(db)
+    db.execute("INSERT INTO images (digest, image_id, platform, history) VALUES (?, ?, 'linux/amd64', '[]')",
+               (bytes(32), bytes.fromhex("11" * 32)))  # fmt: skip
+    db.execute("INSERT INTO image_repositories VALUES (1, 'library', 'alpine', ?, ?)", (T1, T1))
+    db.execute("PRAGMA user_version = 3")
+    db.execute("COMMIT")
+    db.execute("VACUUM")
+    db.close()
+    return v1_store
+
+
+def contents_3(path: Path) -> dict[str, Any]:
+    """Every row of version 3's tables, and their schema."""
+    db = sqlite3.connect(path)
+    try:
+        found = {table: db.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall() for table in V3_TABLES}
+        tables = ", ".join(f"'{table}'" for table in (*V3_TABLES, "records"))
+        return found | {"schema": schema_of(db, f"tbl_name IN ({tables})")}
+    finally:
+        db.close()
+
+
+@pytest.fixture
+def v3_store(v1_store: Path) -> Path:
+    return version_3_store(v1_store)
+
+
+def test_a_version_3_store_keeps_every_row_once_migrated(v3_store):
+    before = contents_3(v3_store)
+    with Store(v3_store) as store:
+        assert user_version(v3_store) == VERSION == 4
+        assert store.announced_among([digest("anything")]) == set()
+        assert store.pending_images("library")
+    assert contents_3(v3_store) == before
+    assert len(before["images"]) == 1
+    assert len(before["builds"]) > 10
+
+
+def test_a_migrated_version_3_store_takes_announced_images(v3_store):
+    image = AnnouncedImage(digest("manifest"), "linux/amd64", (digest("gzip a"), digest("gzip b")))
+    with Store(v3_store) as store:
+        store.add_announced([("library", "alpine", [image])])
+        assert store.announced_among([image.digest, digest("other")]) == {image.digest}
+
+
+def test_a_version_3_to_4_migration_adds_tables_without_rewriting_the_file(v3_store):
+    pages_before = v3_store.stat().st_size // 4096
+    with Store(v3_store) as store:
+        roots = [
+            row[0]
+            for row in store.db.execute("SELECT rootpage FROM sqlite_master WHERE name LIKE 'announced%'")
+        ]
+    assert len(roots) == 3
+    assert min(roots) > pages_before
+
+
+def test_a_new_store_is_what_a_migrated_version_3_store_is(v3_store, tmp_path):
+    with Store(v3_store), Store(tmp_path / "new.sqlite3"):
+        pass
+    migrated, new = sqlite3.connect(v3_store), sqlite3.connect(tmp_path / "new.sqlite3")
+    try:
+        assert schema_of(migrated) == schema_of(new)
+    finally:
+        migrated.close()
+        new.close()
+
+
+def test_a_version_3_layer_index_gets_the_top_chains_a_version_4_store_writes(tmp_path):
+    path = tmp_path / "store.sqlite3"
+    with Store(path) as store:
+        store.add_images([ALPINE, PYTHON, PYTHON_ARM], T1)
+        written = store.db.execute("SELECT chain, image FROM image_tops ORDER BY 1, 2").fetchall()
+    assert len(written) == 3
+    # As version 3 left it: no version 4 tables.
+    db = sqlite3.connect(path, isolation_level=None)
+    for table in ("image_tops", "announced_repositories", "announced"):
+        db.execute(f"DROP TABLE {table}")
+    db.execute("PRAGMA user_version = 3")
+    db.close()
+    with Store(path) as store:
+        migrated = store.db.execute("SELECT chain, image FROM image_tops ORDER BY 1, 2").fetchall()
+    assert [tuple(row) for row in migrated] == [tuple(row) for row in written]

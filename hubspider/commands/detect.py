@@ -144,7 +144,8 @@ def render(argument: str, held: HeldImage, bases: list[dict[str, Any]]) -> str:
     depth = None
     for base in bases:
         if depth is None:
-            exact = base["image_id"] == held.image_id or base["digest"] in held.digests
+            same_id = held.image_id is not None and base["image_id"] == held.image_id
+            exact = same_id or base["digest"] in held.digests
             lead = "It is" if exact else "Built on"
         else:
             lead = "  or" if base["matched_layers"] == depth else "  which is built on"

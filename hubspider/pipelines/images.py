@@ -1,4 +1,5 @@
-"""Write every image record into the store, where the next `layers` run and `scrapy lookup` read it.
+"""Write every image record into the store, where the next `layers` run and `scrapy lookup` read it,
+and the compressed layers the Hub API announced of each tag's images, which `scrapy detect` reads.
 
 Image records are few (one per pull) next to digest records, so the crawl writes them itself,
 in groups, committed when the store writer's CommitPolicy would commit pages (after 100, or a
@@ -17,16 +18,19 @@ from scrapy.utils.defer import deferred_from_coro
 
 from hubspider import stats
 from hubspider.config import hub_config
-from hubspider.items import ImageRecordItem
+from hubspider.items import AnnouncedLayers, ImageRecordItem
 from hubspider.losses import report_loss
 from hubspider.spiders.base import hub_spider
 from hubspider.store import Store, StoreError
 from hubspider.store.protocol import CommitPolicy
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from typing import Self
 
     from scrapy.crawler import Crawler
+
+    from hubspider.store.announced import AnnouncedImage
 
 
 class ImageStorePipeline:
@@ -36,6 +40,7 @@ class ImageStorePipeline:
         self.path = path
         self.store: Store | None = None
         self.batch: list[dict[str, Any]] = []
+        self.announced: list[tuple[str, str, Sequence[AnnouncedImage]]] = []
         self.policy = CommitPolicy()
 
     @classmethod
@@ -52,11 +57,16 @@ class ImageStorePipeline:
             self.failed(str(error))
 
     def process_item(self, item: Any) -> Any:
-        if not isinstance(item, ImageRecordItem):
+        if isinstance(item, AnnouncedLayers):
+            if self.store is None:
+                raise DropItem("the store failed: the announced layers are not stored")
+            self.announced.append((item.namespace, item.repository, item.images))
+        elif isinstance(item, ImageRecordItem):
+            if self.store is None:
+                raise DropItem("the store failed: not exported either, so that the next run fetches it")
+            self.batch.append(dict(item))
+        else:
             return item
-        if self.store is None:
-            raise DropItem("the store failed: not exported either, so that the next run fetches it")
-        self.batch.append(dict(item))
         now = time.monotonic()
         self.policy.added(now)
         if self.policy.due(now):
@@ -64,15 +74,21 @@ class ImageStorePipeline:
         return item
 
     def commit(self) -> None:
-        if self.store is None or not self.batch:
+        if self.store is None or not (self.batch or self.announced):
             return
         try:
-            self.store.add_images(self.batch, hub_spider(self.crawler).seen_at)
+            if self.batch:
+                self.store.add_images(self.batch, hub_spider(self.crawler).seen_at)
+                self.stats.inc_value(stats.LAYERS_STORED, len(self.batch))
+                self.batch = []
+            if self.announced:
+                self.store.add_announced(self.announced)
+                announced = sum(len(images) for _, _, images in self.announced)
+                self.stats.inc_value(stats.LAYERS_ANNOUNCED, announced)
+                self.announced = []
         except StoreError as error:
             self.failed(str(error))
             return
-        self.stats.inc_value(stats.LAYERS_STORED, len(self.batch))
-        self.batch = []
         self.policy.committed()
 
     def close_spider(self) -> None:
@@ -85,6 +101,8 @@ class ImageStorePipeline:
         """The records not committed are lost to the store: the crawl stops now."""
         unstored = len(self.batch)
         self.batch = []
+        # Announced layers are no loss: the next run's Hub API answers name them again.
+        self.announced = []
         if self.store is not None:
             self.store.close()
             self.store = None

@@ -7,6 +7,11 @@ Docker Hub limits) and one config blob GET (answered through a CDN). Every manif
 checked against its sha256 before it is used. A digest is fetched once, ever: an image the store
 (or this run) already has from another repository costs a HEAD, which is no pull. When the pull
 window is used up, the rest waits for the next run, which carries on where this one stopped.
+
+Each images answer also lists every platform image's compressed layer digests: they are stored
+as announced (`AnnouncedLayers`), so that `detect` can match an image built on one the registry
+has not been asked for yet. Once the pull window is used up, the tags whose images the store
+has no announced layers of are still asked of the Hub API (it costs no pull), for that alone.
 """
 
 from __future__ import annotations
@@ -21,9 +26,10 @@ from scrapy.spidermiddlewares.httperror import HttpError
 
 from hubspider import stats
 from hubspider.arguments import ArgumentError, LayersArguments
+from hubspider.held.image import platform_name
 from hubspider.hub.pages import read_json
 from hubspider.hub.urls import tag_images_url
-from hubspider.items import ImageRecordItem
+from hubspider.items import AnnouncedLayers, ImageRecordItem
 from hubspider.losses import report_loss
 from hubspider.registry.content import (
     MANIFEST_ACCEPT,
@@ -41,10 +47,12 @@ from hubspider.registry.pulls import PullWindowUsed, pull_budget
 from hubspider.registry.urls import blob_url, manifest_url, registry_scope
 from hubspider.spiders.base import HubSpider, estimate, failure_reason
 from hubspider.store import Store, StoreError
+from hubspider.store.announced import AnnouncedImage
+from hubspider.store.keys import SHA256
 from hubspider.timestamps import utc_timestamp
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterable
+    from collections.abc import AsyncIterator, Iterable, Iterator
 
     from scrapy.http import Response
     from scrapy.settings import BaseSettings
@@ -91,6 +99,8 @@ class LayersSpider(HubSpider):
         self.awaiting_config: dict[str, list[tuple[Fetch, Manifest]]] = {}
         #: Images left for the next run (the pull window was used up).
         self.deferred = 0
+        #: Pending digests whose compressed layers the store has from an earlier Hub API answer.
+        self.announced: set[str] = set()
 
     @classmethod
     def check_arguments(cls, settings: BaseSettings, arguments: dict[str, Any]) -> None:
@@ -157,24 +167,37 @@ class LayersSpider(HubSpider):
             # Read lazily by Scrapy: a window used up stops asking for more.
             if self.pulls_used_up():
                 self.defer(fetch for _, rest in groups[position:] for fetch in rest)
+                for request in self.announce_requests(groups[position:]):
+                    yield request
                 return
             if tag is None:
                 for fetch in group:
                     yield self.exists_request(fetch)
                 continue
-            image = group[0].image
-            yield Request(
-                tag_images_url(self.config.api_url, image.namespace, image.repository, tag),
-                callback=self.parse_tag_images,
-                errback=self.tag_images_failed,
-                cb_kwargs={"group": group},
-            )
+            yield self.tag_images_request(tag, group)
+
+    def tag_images_request(self, tag: str, group: list[Fetch], *, announce_only: bool = False) -> Request:
+        image = group[0].image
+        return Request(
+            tag_images_url(self.config.api_url, image.namespace, image.repository, tag),
+            callback=self.parse_tag_images,
+            errback=self.tag_images_failed,
+            cb_kwargs={"group": group, "announce_only": announce_only},
+        )
+
+    def announce_requests(self, groups: list[tuple[str | None, list[Fetch]]]) -> Iterator[Request]:
+        """The images answers of deferred tags, for their compressed layers only: their images
+        wait for the next window, but `detect` can match on those layers meanwhile."""
+        for tag, group in groups:
+            if tag is not None and any(fetch.image.digest not in self.announced for fetch in group):
+                yield self.tag_images_request(tag, group, announce_only=True)
 
     def load_pending(self) -> tuple[list[PendingImage], dict[str, dict[str, Any]]] | None:
         """The images to index, and the layer data the store has of those it knows."""
         try:
             with Store(self.config.store_path, read_only=True) as store:
                 pending = store.pending_images(self.namespace, self.arguments.repositories)
+                self.announced = store.announced_among([image.digest for image in pending])
                 stored = {
                     image.digest: data
                     for image in pending
@@ -190,23 +213,37 @@ class LayersSpider(HubSpider):
 
     # The Hub API: which build step made each layer.
 
-    def parse_tag_images(self, response: Response, group: list[Fetch]) -> list[Request]:
+    def parse_tag_images(
+        self, response: Response, group: list[Fetch], announce_only: bool = False
+    ) -> list[Request | AnnouncedLayers]:
         self.crawler.stats.inc_value(stats.LAYERS_TAG_IMAGES)
         try:
             answer = read_json(response)
         except ValueError:
             answer = None
         if not isinstance(answer, list):
-            for fetch in group:
-                self.lose(fetch, f"{response.url}: not a JSON array")
+            if not announce_only:  # deferred already: the next run asks again
+                for fetch in group:
+                    self.lose(fetch, f"{response.url}: not a JSON array")
             return []
+        outputs: list[Request | AnnouncedLayers] = []
+        if images := announced_images(answer):
+            image = group[0].image
+            outputs.append(AnnouncedLayers(image.namespace, image.repository, images))
+        if announce_only:
+            return outputs
         for fetch in group:
             fetch.instructions = layer_instructions(answer, fetch.image.digest)
-        return [self.manifest_request(fetch) for fetch in group]
+        return [*outputs, *(self.manifest_request(fetch) for fetch in group)]
 
     def tag_images_failed(self, failure: Failure) -> list[Request]:
         request = failure.request  # type: ignore[attr-defined]
         group: list[Fetch] = request.cb_kwargs["group"]
+        if request.cb_kwargs.get("announce_only"):
+            # Its images are deferred already, not lost: the next run asks for it again.
+            self.crawler.stats.inc_value(stats.LAYERS_ANNOUNCE_FAILED)
+            logger.warning("No announced layers from %s: %s", request.url, failure_reason(failure))
+            return []
         error = failure.value
         if isinstance(error, HttpError) and error.response.status == 404:
             # The tag went away since the library crawl: its images are still in the registry.
@@ -426,6 +463,37 @@ def by_tag(fetches: list[Fetch]) -> list[tuple[str | None, list[Fetch]]]:
         image = fetch.image
         groups.setdefault((image.namespace, image.repository, image.tag), []).append(fetch)
     return [(key[2], group) for key, group in groups.items()]
+
+
+def announced_images(answer: list[Any]) -> list[AnnouncedImage]:
+    """The platform images a Hub API images answer lists with a digest and at least one layer
+    digest, with their compressed layer digests in order (steps without a digest made no layer).
+    Attestations (`unknown` os or architecture) and anything not shaped so are left out."""
+    images = []
+    for entry in answer:
+        if not isinstance(entry, dict):
+            continue
+        digest, os, architecture = entry.get("digest"), entry.get("os"), entry.get("architecture")
+        steps = entry.get("layers")
+        if not (isinstance(digest, str) and SHA256.fullmatch(digest) and isinstance(steps, list)):
+            continue
+        if not (isinstance(os, str) and isinstance(architecture, str)) or "unknown" in (os, architecture):
+            continue
+        named = [step.get("digest") for step in steps if isinstance(step, dict) and step.get("digest")]
+        layers = [layer for layer in named if isinstance(layer, str) and SHA256.fullmatch(layer)]
+        # One malformed layer digest and the chain would be another image's: none at all.
+        if not layers or len(layers) != len(named):
+            continue
+        variant, os_version = entry.get("variant"), entry.get("os_version")
+        images.append(
+            AnnouncedImage(
+                digest=digest,
+                platform=platform_name(os, architecture, variant if isinstance(variant, str) else None),
+                layer_digests=tuple(layers),
+                os_version=os_version if isinstance(os_version, str) and os_version else None,
+            )
+        )
+    return images
 
 
 def platform_fields(image: PendingImage) -> dict[str, Any]:

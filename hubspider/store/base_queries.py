@@ -2,8 +2,10 @@
 
 The rules are `hubspider.matching`'s; this gathers their inputs. Candidates come from the
 layer index (images whose top chain is one of the input's chain IDs, or whose image ID is the
-input's) and from the digest records (a digest of the input that is an official platform
-manifest, or the index of a build holding one); the tags come from the digest records.
+input's), from the digest records (a digest of the input that is an official platform
+manifest, or the index of a build holding one), and, for images the layer index does not hold
+yet, from what the Hub API announced of their compressed layers (`announced`, when the input
+carries compressed digests); the tags come from the digest records.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from hubspider.matching import (
     base_entry,
     base_order,
     chain_depths,
+    compressed_depths,
     matched_layers,
     merged,
     newer_entry,
@@ -37,17 +40,27 @@ if TYPE_CHECKING:
 
     from hubspider.held.image import HeldImage
 
-# Images whose last layer has one of these chains. A base layer's chain is the first of tens of
-# thousands of images: each of their rows is checked for a layer above it by one seek of the
-# primary key (about 1 us), never by reading the image's layers. A LEFT JOIN does it a tenth
-# faster than NOT EXISTS.
+# Images whose last layer has one of these chains (schema.TOPS_4).
 TOP_CHAINS = """
 SELECT c.chain_id, i.digest, i.image_id, i.platform, i.os_version
   FROM chains AS c
-  JOIN image_layers AS il ON il.chain = c.id
-  LEFT JOIN image_layers AS above ON above.image = il.image AND above.position = il.position + 1
-  JOIN images AS i ON i.id = il.image
- WHERE c.chain_id IN ({marks}) AND above.image IS NULL
+  JOIN image_tops AS top ON top.chain = c.id
+  JOIN images AS i ON i.id = top.image
+ WHERE c.chain_id IN ({marks})
+"""
+
+# Announced images (schema.ANNOUNCED_4) whose compressed top is one of these chains, and that the
+# layer index does not hold: once it does, its diff_ids decide.
+ANNOUNCED_TOPS = """
+SELECT a.digest, a.platform, a.os_version, a.top
+  FROM announced AS a
+ WHERE a.top IN ({marks}) AND NOT EXISTS (SELECT 1 FROM images AS i WHERE i.digest = a.digest)
+"""
+
+ANNOUNCED_HOLDERS = """
+SELECT a.digest, r.namespace, r.repository
+  FROM announced AS a JOIN announced_repositories AS r ON r.announced = a.id
+ WHERE a.digest IN ({marks})
 """
 
 IMAGES_BY_IMAGE_ID = "SELECT digest, image_id, platform, os_version FROM images WHERE image_id = ?"
@@ -116,19 +129,24 @@ class StoreBaseQueries(StoreFile):
         """The official images `held` was built on (or is), deepest first: the `bases` of the
         detect contract, one per (image digest, namespace, repository)."""
         depths = chain_depths(held.diff_ids)
+        compressed = compressed_depths(held)
         found: dict[str, Candidate] = {}
-        for candidate in self._candidates(held, depths):
+        for candidate in self._candidates(held, depths, compressed):
             known = found.get(candidate.digest)
             found[candidate.digest] = candidate if known is None else merged(known, candidate)
         matched = {
             digest: layers
             for digest, candidate in found.items()
-            if (layers := matched_layers(candidate, held, depths)) is not None
+            if (layers := matched_layers(candidate, held, depths, compressed)) is not None
         }
         if not matched:
             return []
         tags = self._tag_states(list(matched))
         holders = self._holders(list(matched))
+        # The layer index's holders of an indexed image stay the only ones, as before.
+        unindexed = [digest for digest in matched if found[digest].image_id is None]
+        for digest, repositories in self._holders(unindexed, ANNOUNCED_HOLDERS).items():
+            holders.setdefault(digest, set()).update(repositories)
         # Asked once per repository, however many of its images are bases.
         current: dict[tuple[str, str], CurrentTags] = {}
         bases = []
@@ -157,7 +175,9 @@ class StoreBaseQueries(StoreFile):
         digest_now = platform_image(self._build_images(pointer.build), base.platform, base.os_version)
         return newer_entry(pointer, digest_now, base.digest, *repository)
 
-    def _candidates(self, held: HeldImage, depths: dict[str, int]) -> Iterator[Candidate]:
+    def _candidates(
+        self, held: HeldImage, depths: dict[str, int], compressed: dict[str, int]
+    ) -> Iterator[Candidate]:
         """Every image that may be a base of `held`, each way it was found (platform unchecked)."""
         chains = [digest_key(chain) for chain in depths]
         for marks, part in chunks(chains):
@@ -174,6 +194,13 @@ class StoreBaseQueries(StoreFile):
                 yield self._indexed(row, indexes=frozenset() if known is None else known.indexes)
         # Named by the digest records only: the layers crawl has not reached them yet.
         yield from named.values()
+        tops = [digest_key(chain) for chain in compressed]
+        for marks, part in chunks(tops):
+            for row in self.db.execute(ANNOUNCED_TOPS.format(marks=marks), part):
+                yield Candidate(
+                    digest=digest_text(row["digest"]), image_id=None, platform=row["platform"],
+                    os_version=row["os_version"], compressed_top=digest_text(row["top"]),
+                )  # fmt: skip
 
     @staticmethod
     def _indexed(
@@ -221,11 +248,11 @@ class StoreBaseQueries(StoreFile):
                 by_repository.setdefault((row["namespace"], row["repository"]), []).append(state)
         return states
 
-    def _holders(self, digests: list[str]) -> dict[str, set[tuple[str, str]]]:
-        """The repositories the layer index says hold each image."""
+    def _holders(self, digests: list[str], query: str = HOLDERS) -> dict[str, set[tuple[str, str]]]:
+        """The repositories the layer index (or the announced images) say hold each image."""
         holders: dict[str, set[tuple[str, str]]] = {}
         for marks, part in chunks([digest_key(digest) for digest in digests]):
-            for row in self.db.execute(HOLDERS.format(marks=marks), part):
+            for row in self.db.execute(query.format(marks=marks), part):
                 holders.setdefault(digest_text(row["digest"]), set()).add(
                     (row["namespace"], row["repository"])
                 )

@@ -72,6 +72,8 @@ class StoreImages(StoreFile):
             for position, layer in enumerate(record["layers"])
         ]
         self.db.executemany("INSERT INTO image_layers VALUES (?, ?, ?, ?)", rows)
+        if rows:
+            self.db.execute("INSERT INTO image_tops (chain, image) VALUES (?, ?)", (rows[-1][3], image))
         return int(image)
 
     def _layer_id(self, layer: Mapping[str, Any]) -> int:

@@ -18,7 +18,7 @@ from hubspider.store.keys import digest_key
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-VERSION = 3
+VERSION = 4
 
 TABLES = frozenset({"builds", "digests", "sightings", "tags", "repositories"})
 
@@ -239,6 +239,57 @@ SCHEMA_3 = SCHEMA_2 + IMAGES_3
 
 MIGRATE_2_TO_3 = IMAGES_3
 
+# Version 4 adds what the Hub API announces of platform images before the registry is asked:
+# their compressed layer digests. A used-up pull window leaves images unindexed for days; their
+# announced layers still let `detect` match an input that carries compressed digests.
+ANNOUNCED_4 = """
+-- A platform image as the Hub API's tags/{tag}/images answer lists it, once per manifest
+-- digest (fixed by it). top: keys.digest_key of the chain rule applied to its compressed
+-- layer digests, base first (registry.content.chain_ids), the last one: two images start
+-- with the same compressed layers exactly when one's top is the other's chain at some depth.
+CREATE TABLE IF NOT EXISTS announced (
+    id INTEGER PRIMARY KEY,
+    digest BLOB NOT NULL UNIQUE,  -- the platform manifest's digest
+    platform TEXT NOT NULL,
+    os_version TEXT,
+    layer_count INTEGER NOT NULL,
+    top BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS announced_by_top ON announced (top);
+
+-- Which repositories the Hub API listed each announced image in.
+CREATE TABLE IF NOT EXISTS announced_repositories (
+    announced INTEGER NOT NULL REFERENCES announced (id),
+    namespace TEXT NOT NULL,
+    repository TEXT NOT NULL,
+    PRIMARY KEY (announced, namespace, repository)
+) WITHOUT ROWID;
+"""
+
+# Version 4 also keeps each indexed image's top chain (its last layer's): detect's bases are
+# the images whose top is one of the input's chains, and the chain of a base layer is the bottom
+# of tens of thousands of images, which image_layers_by_chain would walk one by one.
+TOPS_4 = """
+CREATE TABLE IF NOT EXISTS image_tops (
+    chain INTEGER NOT NULL REFERENCES chains (id),
+    image INTEGER NOT NULL REFERENCES images (id),
+    PRIMARY KEY (chain, image)
+) WITHOUT ROWID;
+"""
+
+SCHEMA_4 = SCHEMA_3 + ANNOUNCED_4 + TOPS_4
+
+MIGRATE_3_TO_4 = (
+    ANNOUNCED_4
+    + TOPS_4
+    + """
+INSERT OR IGNORE INTO image_tops (chain, image)
+SELECT il.chain, il.image FROM image_layers AS il
+ WHERE NOT EXISTS (SELECT 1 FROM image_layers AS above
+                    WHERE above.image = il.image AND above.position = il.position + 1);
+"""
+)
+
 MIGRATE_1_TO_2 = """
 DROP VIEW records;
 DROP INDEX sightings_by_target;
@@ -295,7 +346,7 @@ def upgrade(db: sqlite3.Connection) -> int:
     Returns the version it had: another process may have upgraded it since the caller looked."""
     found = version_of(db)
     if found == 0:
-        run_script(db, SCHEMA_3)
+        run_script(db, SCHEMA_4)
     else:
         for version in range(found, VERSION):
             MIGRATIONS[version](db)
@@ -325,8 +376,18 @@ def migrate_2_to_3(db: sqlite3.Connection) -> None:
     run_script(db, MIGRATE_2_TO_3)
 
 
+def migrate_3_to_4(db: sqlite3.Connection) -> None:
+    """The announced images' tables, and the top chains of the images indexed so far; version
+    3's tables stay as they are."""
+    run_script(db, MIGRATE_3_TO_4)
+
+
 # From each version to the next.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: migrate_1_to_2, 2: migrate_2_to_3}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    1: migrate_1_to_2,
+    2: migrate_2_to_3,
+    3: migrate_3_to_4,
+}
 
 
 def run_script(db: sqlite3.Connection, script: str) -> None:
