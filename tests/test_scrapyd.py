@@ -129,7 +129,8 @@ def scrapyd(tmp_path_factory):
 
 
 def test_deployed_egg_lists_the_spider(scrapyd):
-    assert scrapyd.get("listspiders.json", project="hubspider")["spiders"] == ["layers", "library"]
+    spiders = scrapyd.get("listspiders.json", project="hubspider")["spiders"]
+    assert spiders == ["layers", "library", "reference"]
 
 
 def test_scheduled_job_exports_the_ground_truth(scrapyd, hub, hub_server):
