@@ -25,6 +25,8 @@ from hubspider.spiders.library import LibrarySpider
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
+    from fakehub import FakeRegistry
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RESPONSES = Path(__file__).resolve().parent / "responses"
 API = "https://hub.docker.com"
@@ -152,6 +154,29 @@ def run_crawl(
         process.communicate()
         pytest.fail(f"the crawl with {arguments} was still running after {timeout} s")
     return CrawlResult(process.returncode, stderr, workdir / (output or "none"))
+
+
+def run_layers(
+    api_url: str,
+    registry: FakeRegistry,
+    workdir: Path,
+    *arguments: str,
+    output: str | None = "layers.jsonl",
+    **kwargs: Any,
+) -> CrawlResult:
+    """`scrapy crawl layers` against the emulator's API and `registry`, with its token service."""
+    return run_crawl(
+        api_url,
+        workdir,
+        "-s",
+        f"HUB_REGISTRY_URL={registry.url}",
+        "-s",
+        f"HUB_REGISTRY_AUTH_URL={registry.auth_url}",
+        *arguments,
+        output=output,
+        spider="layers",
+        **kwargs,
+    )
 
 
 def stat(result: CrawlResult, name: str) -> int:

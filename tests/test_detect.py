@@ -22,7 +22,7 @@ from hubspider.held.image import same_platform
 from hubspider.records import image_reference
 from hubspider.versions import newest_in_track, specificity_key
 from tests import imagefiles
-from tests.helpers import project_environment, run_crawl
+from tests.helpers import project_environment, run_crawl, run_layers
 from tests.layoutregistry import LayoutRegistry
 
 if TYPE_CHECKING:
@@ -112,16 +112,7 @@ def crawl_both(api: HubServer, workdir: Path, hub: Hub) -> None:
     library = run_crawl(api.url, workdir, output=None)
     assert library.returncode == 0, library.stderr[-2000:]
     with FakeRegistry(hub) as registry:
-        layers = run_crawl(
-            api.url,
-            workdir,
-            "-s",
-            f"HUB_REGISTRY_URL={registry.url}",
-            "-s",
-            f"HUB_REGISTRY_AUTH_URL={registry.auth_url}",
-            output=None,
-            spider="layers",
-        )
+        layers = run_layers(api.url, registry, workdir, output=None)
     assert layers.returncode == 0, layers.stderr[-2000:]
 
 

@@ -17,7 +17,7 @@ from fakehub import HubServer, make_hub
 from fakehub.registry import FakeRegistry
 from hubspider.held.image import same_platform
 from tests import imagefiles
-from tests.helpers import run_crawl, stat
+from tests.helpers import run_crawl, run_layers, stat
 from tests.test_detect import (
     HUB_SHAPE,
     STORE,
@@ -59,16 +59,7 @@ def deferred(tmp_path_factory: pytest.TempPathFactory) -> Deferred:
         library = run_crawl(api.url, workdir, output=None)
         assert library.returncode == 0, library.stderr[-2000:]
         with FakeRegistry(hub, pull_limit=PULL_LIMIT) as registry:
-            layers = run_crawl(
-                api.url,
-                workdir,
-                "-s",
-                f"HUB_REGISTRY_URL={registry.url}",
-                "-s",
-                f"HUB_REGISTRY_AUTH_URL={registry.auth_url}",
-                output="layers.jsonl",
-                spider="layers",
-            )
+            layers = run_layers(api.url, registry, workdir)
     assert layers.returncode == 0, layers.stderr[-3000:]
     assert "WARNING" in layers.stderr
     assert "wait for the next run" in layers.stderr

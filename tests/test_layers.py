@@ -13,7 +13,7 @@ import pytest
 from fakehub import HubServer, make_hub
 from fakehub.data import evolve
 from fakehub.registry import FakeRegistry
-from tests.helpers import CrawlResult, as_keys, run_command, run_crawl, stat, without_seen_at
+from tests.helpers import as_keys, run_command, run_crawl, run_layers, stat, without_seen_at
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -84,28 +84,6 @@ def registry(small_hub: Hub) -> Iterator[FakeRegistry]:
         yield server
 
 
-def run_layers(
-    api: HubServer,
-    registry: FakeRegistry,
-    workdir: Path,
-    *arguments: str,
-    output: str = "layers.jsonl",
-    **kwargs: object,
-) -> CrawlResult:
-    return run_crawl(
-        api.url,
-        workdir,
-        "-s",
-        f"HUB_REGISTRY_URL={registry.url}",
-        "-s",
-        f"HUB_REGISTRY_AUTH_URL={registry.auth_url}",
-        *arguments,
-        output=output,
-        spider="layers",
-        **kwargs,  # type: ignore[arg-type]
-    )
-
-
 def truth(hub: Hub) -> list[str]:
     return as_keys(hub.expected_image_records())
 
@@ -117,7 +95,7 @@ def distinct_digests(hub: Hub) -> int:
 def test_the_index_equals_the_truth(
     small_hub: Hub, api: HubServer, registry: FakeRegistry, workdir: Path
 ) -> None:
-    result = run_layers(api, registry, workdir)
+    result = run_layers(api.url, registry, workdir)
     assert result.returncode == 0, result.stderr[-3000:]
     assert as_keys(without_seen_at(result.records())) == truth(small_hub)
     assert stat(result, "hubspider/lost") == 0
@@ -126,7 +104,7 @@ def test_the_index_equals_the_truth(
 def test_one_pull_per_platform_digest_and_never_an_index(
     small_hub: Hub, api: HubServer, registry: FakeRegistry, workdir: Path
 ) -> None:
-    result = run_layers(api, registry, workdir)
+    result = run_layers(api.url, registry, workdir)
     assert result.returncode == 0, result.stderr[-3000:]
     assert registry.counts["manifest_get"] == distinct_digests(small_hub)
     assert registry.counts["index_get"] == 0
@@ -138,9 +116,9 @@ def test_one_pull_per_platform_digest_and_never_an_index(
 def test_a_second_run_with_nothing_new_pulls_nothing(
     api: HubServer, registry: FakeRegistry, workdir: Path
 ) -> None:
-    assert run_layers(api, registry, workdir).returncode == 0
+    assert run_layers(api.url, registry, workdir).returncode == 0
     pulled = registry.counts["manifest_get"]
-    again = run_layers(api, registry, workdir, output="again.jsonl")
+    again = run_layers(api.url, registry, workdir, output="again.jsonl")
     assert again.returncode == 0, again.stderr[-3000:]
     assert registry.counts["manifest_get"] == pulled
     assert again.records() == []
@@ -152,7 +130,7 @@ def test_a_used_up_pull_window_defers_and_the_next_runs_carry_on(
     digests = distinct_digests(small_hub)
     limit = digests // 2 + 1
     with FakeRegistry(small_hub, pull_limit=limit) as registry:
-        first = run_layers(api, registry, workdir, output="first.jsonl")
+        first = run_layers(api.url, registry, workdir, output="first.jsonl")
         assert first.returncode == 0, first.stderr[-3000:]
         assert "wait for the next run" in first.stderr
         assert stat(first, "hubspider/layers/deferred") > 0
@@ -161,7 +139,7 @@ def test_a_used_up_pull_window_defers_and_the_next_runs_carry_on(
         assert pulled_first <= limit
 
         registry.reset_pulls()
-        second = run_layers(api, registry, workdir, output="second.jsonl")
+        second = run_layers(api.url, registry, workdir, output="second.jsonl")
         assert second.returncode == 0, second.stderr[-3000:]
         assert "wait for the next run" not in second.stderr
         pulled_second = registry.counts["manifest_get"] - registry.counts["pull_429"] - pulled_first
@@ -169,7 +147,7 @@ def test_a_used_up_pull_window_defers_and_the_next_runs_carry_on(
 
         registry.reset_pulls()
         before = registry.counts["manifest_get"]
-        third = run_layers(api, registry, workdir, output="third.jsonl")
+        third = run_layers(api.url, registry, workdir, output="third.jsonl")
         assert third.returncode == 0
         assert registry.counts["manifest_get"] == before
         assert third.records() == []
@@ -181,14 +159,14 @@ def test_a_used_up_pull_window_defers_and_the_next_runs_carry_on(
 def test_a_tampered_config_is_refused_and_named(small_hub: Hub, api: HubServer, workdir: Path) -> None:
     victim = small_hub.expected_image_records()[0]
     with FakeRegistry(small_hub, tampered=frozenset({victim["image_id"]})) as registry:
-        result = run_layers(api, registry, workdir)
+        result = run_layers(api.url, registry, workdir)
     assert result.returncode == 3
     assert victim["image_id"] in result.stderr
     exported = {record["image_id"] for record in result.records()}
     assert victim["image_id"] not in exported
     # Refused, not stored: the next run (from a sound registry) fetches it.
     with FakeRegistry(small_hub) as registry:
-        again = run_layers(api, registry, workdir, output="again.jsonl")
+        again = run_layers(api.url, registry, workdir, output="again.jsonl")
     assert again.returncode == 0, again.stderr[-3000:]
     assert victim["image_id"] in {record["image_id"] for record in again.records()}
 
@@ -196,7 +174,7 @@ def test_a_tampered_config_is_refused_and_named(small_hub: Hub, api: HubServer, 
 def test_a_tampered_manifest_is_refused_and_named(small_hub: Hub, api: HubServer, workdir: Path) -> None:
     victim = small_hub.expected_image_records()[-1]
     with FakeRegistry(small_hub, tampered=frozenset({victim["digest"]})) as registry:
-        result = run_layers(api, registry, workdir)
+        result = run_layers(api.url, registry, workdir)
     assert result.returncode == 3
     assert victim["digest"] in result.stderr
     assert victim["digest"] not in {record["digest"] for record in result.records()}
@@ -206,7 +184,7 @@ def test_signed_in_no_token_reaches_the_cdn_a_log_the_store_or_the_export(
     small_hub: Hub, api: HubServer, registry: FakeRegistry, workdir: Path
 ) -> None:
     environment = {"DOCKERHUB_USERNAME": USER, "DOCKERHUB_TOKEN": PAT}
-    result = run_layers(api, registry, workdir, "-s", "LOG_LEVEL=DEBUG", env=environment)
+    result = run_layers(api.url, registry, workdir, "-s", "LOG_LEVEL=DEBUG", env=environment)
     assert result.returncode == 0, result.stderr[-3000:]
     assert registry.counts["blob_get"] > 0
     assert registry.cdn_authorizations == []
@@ -258,7 +236,7 @@ def test_a_registry_path_prefix_reads_a_mirror(small_hub: Hub, api: HubServer, w
 def test_repos_narrows_the_index(
     small_hub: Hub, api: HubServer, registry: FakeRegistry, workdir: Path
 ) -> None:
-    result = run_layers(api, registry, workdir, "-a", "repos=alpine")
+    result = run_layers(api.url, registry, workdir, "-a", "repos=alpine")
     assert result.returncode == 0, result.stderr[-3000:]
     expected = [record for record in small_hub.expected_image_records() if record["repository"] == "alpine"]
     assert as_keys(without_seen_at(result.records())) == as_keys(expected)
@@ -267,10 +245,10 @@ def test_repos_narrows_the_index(
 def test_an_image_the_store_knows_from_another_repository_costs_a_head(
     small_hub: Hub, api: HubServer, registry: FakeRegistry, workdir: Path
 ) -> None:
-    first = run_layers(api, registry, workdir, "-a", "repos=alpine", output="alpine.jsonl")
+    first = run_layers(api.url, registry, workdir, "-a", "repos=alpine", output="alpine.jsonl")
     assert first.returncode == 0, first.stderr[-3000:]
     pulled = registry.counts["manifest_get"]
-    rest = run_layers(api, registry, workdir, output="rest.jsonl")
+    rest = run_layers(api.url, registry, workdir, output="rest.jsonl")
     assert rest.returncode == 0, rest.stderr[-3000:]
     assert registry.counts["manifest_get"] - pulled == distinct_digests(small_hub) - len(first.records())
     assert stat(rest, "hubspider/layers/heads") > 0
@@ -280,7 +258,7 @@ def test_an_image_the_store_knows_from_another_repository_costs_a_head(
 def test_lookup_answers_a_layer_and_an_image_id(
     small_hub: Hub, api: HubServer, registry: FakeRegistry, workdir: Path
 ) -> None:
-    assert run_layers(api, registry, workdir).returncode == 0
+    assert run_layers(api.url, registry, workdir).returncode == 0
     record = next(
         r for r in small_hub.expected_image_records() if r["repository"] == "python" and len(r["layers"]) > 1
     )
@@ -304,7 +282,7 @@ def test_lookup_answers_a_layer_and_an_image_id(
 def test_a_store_without_library_data_has_nothing_to_index(
     api: HubServer, registry: FakeRegistry, tmp_path: Path
 ) -> None:
-    result = run_layers(api, registry, tmp_path)
+    result = run_layers(api.url, registry, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.records() == []
     assert registry.counts["manifest_get"] == 0
@@ -313,7 +291,7 @@ def test_a_store_without_library_data_has_nothing_to_index(
 def test_without_the_store_it_refuses_in_one_line(
     api: HubServer, registry: FakeRegistry, tmp_path: Path
 ) -> None:
-    result = run_layers(api, registry, tmp_path, "-s", "HUB_STORE_ENABLED=False")
+    result = run_layers(api.url, registry, tmp_path, "-s", "HUB_STORE_ENABLED=False")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "Error: the layers spider indexes the images the store knows: it needs HUB_STORE_ENABLED"
@@ -347,7 +325,7 @@ def test_a_registry_that_does_not_answer_loses_every_image_by_name(api: HubServe
 def test_a_csv_export_holds_layers_and_history_as_json(
     small_hub: Hub, api: HubServer, registry: FakeRegistry, workdir: Path
 ) -> None:
-    result = run_layers(api, registry, workdir, "-a", "repos=python", output="layers.csv")
+    result = run_layers(api.url, registry, workdir, "-a", "repos=python", output="layers.csv")
     assert result.returncode == 0, result.stderr[-3000:]
     rows = result.csv_rows()
     expected = {r["digest"]: r for r in small_hub.expected_image_records() if r["repository"] == "python"}
@@ -365,7 +343,7 @@ def test_images_only_past_tags_held_cost_a_head_and_no_pull_when_gone(tmp_path: 
         assert run_crawl(server.url, tmp_path).returncode == 0
         # The registry serves what the tags point to now: the moved tags' old builds are deleted.
         with FakeRegistry(hub) as registry:
-            result = run_layers(server, registry, tmp_path)
+            result = run_layers(server.url, registry, tmp_path)
             assert result.returncode == 0, result.stderr[-3000:]
             assert as_keys(without_seen_at(result.records())) == truth(hub)
             assert registry.counts["manifest_get"] == distinct_digests(hub)
@@ -378,7 +356,7 @@ def test_images_only_past_tags_held_cost_a_head_and_no_pull_when_gone(tmp_path: 
 def test_an_export_of_image_records_imports_into_another_store(
     small_hub: Hub, api: HubServer, registry: FakeRegistry, workdir: Path
 ) -> None:
-    result = run_layers(api, registry, workdir, "-a", "repos=python")
+    result = run_layers(api.url, registry, workdir, "-a", "repos=python")
     assert result.returncode == 0, result.stderr[-3000:]
     records = result.records()
     broken = json.dumps(records[0] | {"image_id": "sha256:nothex"})
