@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from hubspider.held.image import platform_key
 from hubspider.records import image_reference
 from hubspider.registry.content import chain_ids
-from hubspider.versions import Version, newest_in_track, parse_version, specificity_key
+from hubspider.versions import newest_in_track, parse_version, specificity_key, track
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -184,12 +184,6 @@ class CurrentTags:
             return None
         later = newest_in_track(tag, self.by_track.get(track(version), []))
         return None if later is None else self.by_name[later]
-
-
-def track(version: Version) -> tuple[str, str, int, tuple[int, ...]]:
-    """What successive releases of one line share (as `versions.newest_in_track` compares them;
-    a test holds the two to the same answers)."""
-    return (version.prefix, version.suffix, len(version.numbers), version.numbers[:-1])
 
 
 def newer_pointer(tags: Iterable[TagState], current: CurrentTags) -> NewerPointer | None:

@@ -57,7 +57,7 @@ def specificity_key(tag: str) -> tuple[int, int, int, str]:
     return (0, -len(version.numbers), -len(SUFFIX_NUMBERS.findall(version.suffix)), tag)
 
 
-def _track(version: Version) -> tuple[str, str, int, tuple[int, ...]]:
+def track(version: Version) -> tuple[str, str, int, tuple[int, ...]]:
     """What two versions must share to be successive releases of one line, e.g. 3.20.x-alpine."""
     return (version.prefix, version.suffix, len(version.numbers), version.numbers[:-1])
 
@@ -71,11 +71,11 @@ def newest_in_track(tag: str, candidates: Iterable[str]) -> str | None:
     version = parse_version(tag)
     if version is None:
         return None
-    track = _track(version)
+    line = track(version)
     best: tuple[tuple[int, ...], str] | None = None
     for candidate in candidates:
         other = parse_version(candidate)
-        if other is None or _track(other) != track or other.numbers <= version.numbers:
+        if other is None or track(other) != line or other.numbers <= version.numbers:
             continue
         if best is None or (other.numbers, candidate) > best:
             best = (other.numbers, candidate)
