@@ -528,3 +528,57 @@ def test_a_reference_that_does_not_resolve_is_one_line(
 )
 def test_bad_arguments_are_one_line(indexed: Indexed, arguments: list[str]) -> None:
     one_line_error(detect(indexed.workdir, *arguments))
+
+
+def test_inspect_output_that_is_not_json_is_one_line(indexed: Indexed, application: imagefiles.Image) -> None:
+    mangled = imagefiles.docker_inspect(application).replace('"Id"', '"Id\\$"', 1).encode()
+    assert "standard input is not JSON" in one_line_error(detect(indexed.workdir, "-", stdin=mangled))
+
+
+def test_a_layout_whose_config_is_not_what_its_digest_says_is_one_line(
+    indexed: Indexed, application: imagefiles.Image, tmp_path: Path
+) -> None:
+    tree = imagefiles.oci_layout_tree([(application, ["1.0"])])
+    config = f"blobs/sha256/{imagefiles.hexpart(application.image_id)}"
+    tree[config] = application.config.replace(b'"os":"linux"', b'"os":"linux" ')
+    saved = imagefiles.write_tree(tmp_path / "app.tar", tree)
+    assert "does not match its digest" in one_line_error(detect(indexed.workdir, str(saved)))
+
+
+def test_a_registry_that_serves_another_manifest_is_refused_in_one_line(
+    indexed: Indexed, application: imagefiles.Image, tmp_path: Path
+) -> None:
+    other = imagefiles.derived(application, 1)
+    layout = imagefiles.write_oci_layout(tmp_path / "layout", [(application, ["1.0"])], tar=False)
+    # The blob named by the application's manifest digest now holds another manifest.
+    (layout / "blobs" / "sha256" / imagefiles.hexpart(application.manifest_digest)).write_bytes(
+        other.manifest
+    )
+    with LayoutRegistry(layout, "acme/app") as registry:
+        line = one_line_error(
+            detect(indexed.workdir, f"{registry.host}/acme/app@{application.manifest_digest}")
+        )
+    assert f"content of {application.manifest_digest} has digest {other.manifest_digest}" in line
+
+
+def test_a_docker_hub_reference_is_read_from_hub_registry_url(indexed: Indexed) -> None:
+    official = built_on_alpine(indexed)
+    tag = next(
+        tag for (name, tag), digests in indexed.after.items() if name == "rust" and official.digest in digests
+    )
+    with FakeRegistry(indexed.hub) as registry:
+        result = detect(
+            indexed.workdir,
+            "-s", f"HUB_REGISTRY_URL={registry.url}",
+            "-s", f"HUB_REGISTRY_AUTH_URL={registry.auth_url}",
+            "--platform", official.platform, "--json", f"rust:{tag}",
+        )  # fmt: skip
+        counts = {key: registry.counts[key] for key in ("index_get", "manifest_get", "blob_get")}
+    answer = detected(result)
+    assert answer["image_id"] == official.image_id
+    assert answer["bases"][0]["digest"] == official.digest
+    assert answer["bases"][0]["matched_layers"] == len(official.diff_ids)
+    assert counts == {"index_get": 1, "manifest_get": 1, "blob_get": 1}
+    assert comparable(answer["bases"]) == expected_bases(
+        indexed, official.platform, official.diff_ids, official.image_id
+    )
