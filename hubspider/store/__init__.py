@@ -11,7 +11,9 @@ closes nothing.
 The modules: `schema` (the tables of each version, and the migrations), `keys` (digests as
 32 bytes), `opening` (the file, its version, SQLite's errors as one line), `writes`,
 `queries`, `importer` (JSON Lines exports), the layer index (`images` its writes,
-`image_queries`, and `pending`: what a layers crawl has left to fetch), `store` (all of
+`image_queries`, and `pending`: what a layers crawl has left to fetch), `announced` (the
+compressed layers the Hub API lists of images not pulled yet), `base_queries` (what `detect`
+asks: the official images an image is built on), `store` (all of
 these in one `Store`); and for a crawl, `writer` (the process that writes the store),
 `process` (the crawl's side of it) and `protocol` (the frames between the two, and when the
 writer commits). The layers crawl writes image records through `Store.add_images` itself.
