@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from hubspider.registry.content import chain_ids
-from hubspider.store.base_queries import chunks
-from hubspider.store.keys import digest_key, digest_text
+from hubspider.store.keys import chunks, digest_key, digest_text
 from hubspider.store.opening import StoreFile, store_errors
 
 if TYPE_CHECKING:

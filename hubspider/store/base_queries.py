@@ -31,7 +31,7 @@ from hubspider.matching import (
     newer_pointer,
     platform_image,
 )
-from hubspider.store.keys import digest_key, digest_text
+from hubspider.store.keys import chunks, digest_key, digest_text
 from hubspider.store.opening import StoreFile, store_errors
 
 if TYPE_CHECKING:
@@ -97,16 +97,6 @@ SELECT tag, build, first_seen FROM tags WHERE namespace = ? AND repository = ? A
 
 # Fields of a build's record arrays (schema.BUILD_FIELDS).
 DIGEST, PLATFORM, KIND, OS_VERSION = 0, 1, 2, 6
-
-# SQLite's default limit of bound parameters is 999 on older builds.
-IN_CHUNK = 500
-
-
-def chunks(keys: Sequence[bytes | str]) -> Iterator[tuple[str, Sequence[bytes | str]]]:
-    """`keys` in slices that fit SQLite's parameter limit, each with its `?` marks."""
-    for start in range(0, len(keys), IN_CHUNK):
-        part = keys[start : start + IN_CHUNK]
-        yield ",".join("?" * len(part)), part
 
 
 def record_arrays(records: str) -> list[list[Any]]:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from hubspider.store.images import HISTORY_FIELDS
-from hubspider.store.keys import digest_key, digest_text, key_range
+from hubspider.store.keys import chunks, digest_key, digest_text, key_range
 from hubspider.store.opening import StoreFile, store_errors
 from hubspider.store.pending import CurrentTag, ImageSeen, PendingImage, pending_images
 
@@ -78,9 +78,6 @@ SELECT d.digest, t.namespace, t.repository, t.tag
 
 # What lookup shows first: the image itself, then what it contains from the bottom.
 KIND_ORDER = {"image_id": 0, "layer": 1, "diff_id": 2, "chain_id": 3}
-
-# SQLite's default limit of bound parameters is 999 on older builds.
-IN_CHUNK = 500
 
 
 class StoreImageQueries(StoreFile):
@@ -179,11 +176,8 @@ class StoreImageQueries(StoreFile):
     def current_tags_of(self, digests: Sequence[str]) -> dict[tuple[str, str, str], list[str]]:
         """The tags that point now to a build holding each digest, by (digest, namespace, repository)."""
         tags: dict[tuple[str, str, str], list[str]] = {}
-        unique = sorted(set(digests))
-        for start in range(0, len(unique), IN_CHUNK):
-            keys = [digest_key(digest) for digest in unique[start : start + IN_CHUNK]]
-            query = CURRENT_TAGS_OF_DIGESTS.format(marks=",".join("?" * len(keys)))
-            for row in self.db.execute(query, keys):
+        for marks, keys in chunks([digest_key(digest) for digest in sorted(set(digests))]):
+            for row in self.db.execute(CURRENT_TAGS_OF_DIGESTS.format(marks=marks), keys):
                 key = (digest_text(row["digest"]), row["namespace"], row["repository"])
                 tags.setdefault(key, []).append(row["tag"])
         return tags

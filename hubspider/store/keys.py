@@ -9,6 +9,10 @@ before every blob, so the two kinds never meet in a range of keys.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
 
 SHA256_PREFIX = "sha256:"
 SHA256 = re.compile(r"sha256:[0-9a-f]{64}")
@@ -51,3 +55,14 @@ def key_range(prefix: str) -> tuple[bytes | str, bytes | str]:
 def text_successor(prefix: str) -> str:
     """The first text above every text that starts with `prefix` (not empty)."""
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+# SQLite's default limit of bound parameters is 999 on older builds.
+IN_CHUNK = 500
+
+
+def chunks(keys: Sequence[bytes | str]) -> Iterator[tuple[str, Sequence[bytes | str]]]:
+    """`keys` in slices that fit SQLite's parameter limit, each with its `?` marks."""
+    for start in range(0, len(keys), IN_CHUNK):
+        part = keys[start : start + IN_CHUNK]
+        yield ",".join("?" * len(part)), part

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from hubspider.store.keys import digest_key
+from hubspider.store.keys import IN_CHUNK, digest_key
 from hubspider.store.opening import StoreFile, store_errors
 from hubspider.store.schema import BUILD_FIELDS
 
@@ -46,9 +46,6 @@ ON CONFLICT (tag, build) DO UPDATE SET
     first_seen = min(first_seen, excluded.first_seen),
     last_seen = max(last_seen, excluded.last_seen)
 """
-
-# SQLite's default limit of bound parameters is 999 on older builds.
-IN_CHUNK = 500
 
 
 class StoreWrites(StoreFile):
