@@ -5,13 +5,11 @@ line on stderr and exit 2, never a traceback; a damaged one ("inconsistent") eit
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.helpers import project_environment
+from tests.helpers import run_command
 from tests.test_held_real import ROWS, Fact, Row, location
 
 if TYPE_CHECKING:
@@ -32,26 +30,15 @@ def runs(row: Row) -> list[tuple[str | None, Fact | None]]:
 RUNS = [(row, platform, fact) for row in ROWS for platform, fact in runs(row)]
 
 
-def detect(workdir: Path, path: Path, platform: str | None) -> subprocess.CompletedProcess[str]:
-    arguments = [str(path), "--json"] + (["--platform", platform] if platform else [])
-    return subprocess.run(
-        [sys.executable, "-m", "scrapy", "detect", *arguments],
-        cwd=workdir,
-        env=project_environment(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 @pytest.mark.parametrize(
     ("row", "platform", "fact"), RUNS, ids=[f"{row.file}-{platform or 'only'}" for row, platform, _ in RUNS]
 )
 def test_detect_answers_or_refuses_a_real_file_in_one_line(
     row: Row, platform: str | None, fact: Fact | None, tmp_path: Path
 ) -> None:
-    result = detect(tmp_path, location(row.file), platform)
+    result = run_command(
+        tmp_path, "detect", str(location(row.file)), "--json", *(["--platform", platform] if platform else [])
+    )
     assert "Traceback" not in result.stderr
     if row.expect == "broken" or (row.expect == "inconsistent" and result.returncode == 2):
         assert result.returncode == 2
