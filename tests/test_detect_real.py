@@ -1,5 +1,5 @@
 """`scrapy detect FILE --json` on every image file real tools wrote (SOURCES.md): a valid one
-answers with its image ID and layer count (exit 1 here: the store is empty), a broken one is one
+answers with its image ID and layer count (exit 1 here: there is no store), a broken one is one
 line on stderr and exit 2, never a traceback; a damaged one ("inconsistent") either."""
 
 from __future__ import annotations
