@@ -422,6 +422,25 @@ def test_parse_record_accepts_a_record():
 
 
 @pytest.mark.parametrize(
+    ("namespace", "repository", "image"),
+    [
+        ("mcr.microsoft.com", "dotnet/runtime", "mcr.microsoft.com/dotnet/runtime:8.0"),
+        ("127.0.0.1:5000", "acme/team/app", "127.0.0.1:5000/acme/team/app:8.0"),
+        ("bitnami", "redis", "bitnami/redis:8.0"),
+    ],
+)
+def test_a_record_of_another_registry_names_its_host(namespace, repository, image):
+    line = record("8.0", namespace=namespace, repository=repository, image=image)
+    assert parse_record(as_line(line), VALIDATE) == line
+
+
+@pytest.mark.parametrize("image", ["alpine", "Alpine:3", "mcr.microsoft.com/:8.0", "a b/c:1", "x:1:2"])
+def test_an_image_that_is_no_reference_is_refused(image):
+    with pytest.raises(ValueError, match=re.escape("data.image must match pattern")):
+        parse_record(as_line(record("3.20", image=image)), VALIDATE)
+
+
+@pytest.mark.parametrize(
     ("line", "said"),
     [
         (None, f"line longer than {MAX_LINE_BYTES // 1024} KiB"),
