@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from typing import TYPE_CHECKING
 
 from .data import make_hub
+from .distribution import DistributionRegistry, make_distribution
 from .registry import FakeRegistry
 from .server import (
     CHURN_MODES,
@@ -40,11 +42,43 @@ def _user(text: str) -> tuple[str, str]:
     return name, secret
 
 
+def _add_distribution_arguments(parser: argparse.ArgumentParser) -> None:
+    distribution = parser.add_argument_group("OCI distribution registry (as mcr.microsoft.com)")
+    distribution.add_argument(
+        "--distribution",
+        action="store_true",
+        help="serve an OCI distribution registry and its token service instead of the Hub API",
+    )
+    distribution.add_argument(
+        "--catalog-page-cap",
+        "--page-size-cap",
+        type=int,
+        metavar="N",
+        help="answer at most N repositories or tags a page (default: as many as n asks)",
+    )
+    distribution.add_argument(
+        "--catalog-all-at-once", action="store_true", help="the whole catalog in one page, as MCR today"
+    )
+    distribution.add_argument("--burst-limit", type=int, metavar="K", help="429 past K requests a window")
+    distribution.add_argument("--burst-window", type=float, default=1.0, metavar="S")
+
+
+def _check_distribution_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.catalog_page_cap is not None and args.catalog_page_cap < 1:
+        parser.error("--catalog-page-cap must be positive")
+    if args.burst_limit is not None and (args.burst_limit < 1 or args.burst_window <= 0):
+        parser.error("--burst-limit and --burst-window must be positive")
+    if args.tags is None:
+        args.tags = 300 if args.distribution else 1_500
+
+
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m fakehub", description=__doc__)
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--repositories", type=int, default=12, help="repositories in library")
-    parser.add_argument("--tags", type=int, default=1_500, help="tags shared by those repositories")
+    parser.add_argument(
+        "--tags", type=int, help="tags shared by those repositories (default: 1500; 300 with --distribution)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
     parser.add_argument(
@@ -68,6 +102,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     registry.add_argument(
         "--registry-prefix", default="", metavar="PATH", help="serve under /v2/PATH/, as ECR"
     )
+    _add_distribution_arguments(parser)
     limits = parser.add_argument_group("rate limit")
     limits.add_argument("--rate-limit", type=int, metavar="N", help="requests per window (default: none)")
     limits.add_argument("--rate-window", type=float, default=60.0, metavar="S", help="window in seconds")
@@ -119,6 +154,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if (args.redirect_pattern is None) != (args.redirect_to is None):
         parser.error("--redirect-pattern and --redirect-to go together")
+    _check_distribution_arguments(parser, args)
     return args
 
 
@@ -151,8 +187,38 @@ def make_server(args: argparse.Namespace, hub: Hub) -> HubServer:
     )
 
 
+def make_distribution_registry(args: argparse.Namespace) -> DistributionRegistry:
+    """The OCI distribution registry `--distribution` serves, from the same arguments."""
+    try:
+        distribution = make_distribution(args.repositories, args.tags, args.seed)
+    except ValueError as error:
+        raise SystemExit(f"fakehub: {error}") from None
+    return DistributionRegistry(
+        distribution,
+        port=args.port,
+        page_size_cap=args.catalog_page_cap,
+        catalog_all_at_once=args.catalog_all_at_once,
+        burst_limit=args.burst_limit,
+        burst_window=args.burst_window,
+        latency=args.latency,
+    )
+
+
+def serve_distribution(args: argparse.Namespace) -> None:
+    registry = make_distribution_registry(args)
+    print(
+        f"fakehub distribution serving {registry.distribution.tag_count} tags on {registry.url}", flush=True
+    )
+    print(f"auth {registry.auth_url}", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        registry.serve_forever()
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_arguments(argv)
+    if args.distribution:
+        serve_distribution(args)
+        return
     hub = make_hub(args.repositories, args.tags, args.seed)
     if args.truth:
         if args.churn:

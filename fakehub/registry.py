@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from .content import INDEX_TYPES, OCI_MANIFEST, Attestation, ImageContent, gzip_stored
-from .server import LoopbackServer
+from .server import LoopbackServer, ServerGroup
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -292,7 +292,7 @@ class _Server(LoopbackServer):
         self.registry = registry
 
 
-class FakeRegistry:
+class FakeRegistry(ServerGroup):
     """The registry (`url`), its token service (`auth_url`) and its blob CDN (`cdn_url`) for `hub`.
 
     `pull_limit` pulls per `window` seconds for anonymous clients, `signed_in_pull_limit` (twice
@@ -300,6 +300,8 @@ class FakeRegistry:
     and no ratelimit headers. `prefix` puts the repositories under /v2/<prefix>/, as ECR Public's
     copies of the official images. `tampered` digests are served with other bytes of the same size.
     """
+
+    thread_name = "fakeregistry"
 
     def __init__(
         self,
@@ -314,6 +316,7 @@ class FakeRegistry:
         token_ttl: float = TOKEN_TTL,
         latency: float = 0.0,
     ) -> None:
+        super().__init__()
         if pull_limit is not None and pull_limit < 0:
             raise ValueError("pull limit must not be negative")
         self.hub = hub
@@ -342,15 +345,6 @@ class FakeRegistry:
             _Server(self, _TokenHandler),
             _Server(self, _CdnHandler),
         ]
-        self._threads: list[threading.Thread] = []
-
-    @property
-    def url(self) -> str:
-        return self._servers[0].url
-
-    @property
-    def auth_url(self) -> str:
-        return self._servers[1].url
 
     @property
     def cdn_url(self) -> str:
@@ -450,27 +444,3 @@ class FakeRegistry:
     def record_cdn_authorization(self, value: str) -> None:
         with self._lock:
             self.cdn_authorizations.append(value)
-
-    def start(self) -> FakeRegistry:
-        for server in self._servers:
-            thread = threading.Thread(
-                target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fakeregistry", daemon=True
-            )
-            thread.start()
-            self._threads.append(thread)
-        return self
-
-    def stop(self) -> None:
-        for server in self._servers:
-            if self._threads:
-                server.shutdown()
-            server.server_close()
-        for thread in self._threads:
-            thread.join()
-        self._threads = []
-
-    def __enter__(self) -> FakeRegistry:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()

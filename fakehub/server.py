@@ -27,6 +27,8 @@ from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 from .data import pushed_tag
 
 if TYPE_CHECKING:
+    from typing import Self
+
     from .data import Hub, Repository, Tag
 
 STATS_PATH = "/_fakehub/stats"
@@ -533,9 +535,54 @@ class LoopbackServer(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
+class ServerGroup:
+    """Loopback servers started and stopped together, each on a thread: a registry first, then
+    its token service (and a CDN). A subclass sets `_servers` and `thread_name`."""
+
+    thread_name = "fakehub"
+    _servers: list[LoopbackServer]
+
+    def __init__(self) -> None:
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def url(self) -> str:
+        return self._servers[0].url
+
+    @property
+    def auth_url(self) -> str:
+        return self._servers[1].url
+
+    def start(self) -> Self:
+        for server in self._servers:
+            thread = threading.Thread(
+                target=server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=self.thread_name,
+                daemon=True,
+            )
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def stop(self) -> None:
+        for server in self._servers:
+            if self._threads:
+                server.shutdown()
+            server.server_close()
+        for thread in self._threads:
+            thread.join()
+        self._threads = []
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
 class HubServer(LoopbackServer):
     """Serves `hub` on 127.0.0.1; `requests` counts what was asked, by path, and `stats` what happened."""
-
 
     def __init__(
         self,
