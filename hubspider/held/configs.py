@@ -8,9 +8,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from hubspider.held.image import platform_name
 from hubspider.held.members import problem
-from hubspider.registry.content import DIGEST, sha256_digest
+from hubspider.registry.content import DIGEST, platform_name, sha256_digest
 
 # `blobs/sha256/<hex>` (OCI layouts, Docker 25 saves) and `<hex>.tar.gz` (kaniko, crane)
 # name a layer by its compressed digest; `<v1 id>/layer.tar` and skopeo's `<diff_id>.tar` do not.

@@ -39,11 +39,6 @@ PLATFORM = re.compile(r"^[a-z0-9][a-z0-9._-]*/[a-z0-9][a-z0-9._-]*(?:/[a-z0-9][a
 DEFAULT_VARIANTS = {"arm64": "v8", "arm": "v7", "amd64": "v1"}
 
 
-def platform_name(os: str, architecture: str, variant: str | None = None) -> str:
-    """`os/architecture[/variant]`, as the digest records spell a platform."""
-    return "/".join(part for part in (os, architecture, variant) if part)
-
-
 def parse_platform(value: str) -> str:
     """A `--platform` value, lowercased; InputProblem if it is not os/architecture[/variant]."""
     platform = value.strip().lower()

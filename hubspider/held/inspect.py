@@ -11,9 +11,9 @@ import re
 from typing import Any
 
 from hubspider.held.configs import digests_in_names, json_document, unique
-from hubspider.held.image import HeldImage, platform_name
+from hubspider.held.image import HeldImage
 from hubspider.held.members import problem
-from hubspider.registry.content import DIGEST
+from hubspider.registry.content import DIGEST, platform_name
 
 BARE_HEX = re.compile(r"^[0-9a-f]{64}$")
 

@@ -190,6 +190,11 @@ def parse_config(body: bytes) -> ImageConfig:
     )
 
 
+def platform_name(os: str, architecture: str, variant: str | None = None) -> str:
+    """`os/architecture[/variant]`, as the digest records spell a platform."""
+    return "/".join(part for part in (os, architecture, variant) if part)
+
+
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
@@ -238,8 +243,7 @@ def _index_entry(entry: object, position: int) -> IndexEntry:
     os, architecture = _text(platform.get("os")), _text(platform.get("architecture"))
     if is_attestation(entry) or os is None or architecture is None:
         return IndexEntry(digest, media_type, None)
-    name = "/".join(part for part in (os, architecture, _text(platform.get("variant"))) if part)
-    return IndexEntry(digest, media_type, name)
+    return IndexEntry(digest, media_type, platform_name(os, architecture, _text(platform.get("variant"))))
 
 
 def chain_ids(diff_ids: Sequence[str]) -> list[str]:

@@ -26,7 +26,6 @@ from scrapy.spidermiddlewares.httperror import HttpError
 
 from hubspider import stats
 from hubspider.arguments import ArgumentError, LayersArguments
-from hubspider.held.image import platform_name
 from hubspider.hub.pages import read_json
 from hubspider.hub.urls import tag_images_url
 from hubspider.items import AnnouncedLayers, ImageRecordItem
@@ -40,6 +39,7 @@ from hubspider.registry.content import (
     layer_instructions,
     parse_config,
     parse_manifest,
+    platform_name,
     verify_digest,
 )
 from hubspider.registry.meta import CONTENT_ADDRESSED_META, PULL_META, REGISTRY_SCOPE_META

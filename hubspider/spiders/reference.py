@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy import Request
 
 from hubspider.arguments import ArgumentError, ReferenceArguments
-from hubspider.held.image import HeldImage, InputProblem, platform_name, same_platform
+from hubspider.held.image import HeldImage, InputProblem, same_platform
 from hubspider.held.reference import parse_reference
 from hubspider.losses import report_loss
 from hubspider.registry.content import (
@@ -29,6 +29,7 @@ from hubspider.registry.content import (
     parse_config,
     parse_index,
     parse_manifest,
+    platform_name,
     sha256_digest,
     verify_digest,
 )
