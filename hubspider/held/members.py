@@ -88,6 +88,16 @@ class Members:
         return problem(f"{self.source}: {name} is {size} bytes, more than a {what} may be ({limit}): refused")
 
 
+def link_target(name: str, info: tarfile.TarInfo) -> str | None:
+    """The member a link member `name` points to; None for another kind of member, or a link to
+    the archive root. A symlink is relative to its folder, a hard link to the archive."""
+    if info.issym():
+        return normalize(posixpath.join(posixpath.dirname(name), info.linkname))
+    if info.islnk():
+        return normalize(info.linkname)
+    return None
+
+
 def ended(tar: tarfile.TarFile) -> bool:
     """Whether the tar just listed ends as tars do, with two zero blocks: tarfile has read the
     first one when it stops listing."""
@@ -124,12 +134,7 @@ class TarMembers(Members):
             info = self._infos.get(name)
             if info is None or info.isfile():
                 return info
-            if info.issym():
-                target = normalize(posixpath.join(posixpath.dirname(name), info.linkname))
-            elif info.islnk():
-                target = normalize(info.linkname)
-            else:
-                return None
+            target = link_target(name, info)
             if target is None:
                 return None
             name = target
@@ -208,10 +213,9 @@ class StreamMembers(Members):
                 if name is None or is_junk(name) or info.isdir():
                     continue
                 found.add(name)
-                if info.issym():
-                    self._links[name] = posixpath.join(posixpath.dirname(name), info.linkname)
-                elif info.islnk():
-                    self._links[name] = info.linkname
+                if info.issym() or info.islnk():
+                    if (target := link_target(name, info)) is not None:
+                        self._links[name] = target
                 elif info.isfile() and (body := self._metadata(tar, info, name)) is not None:
                     total += len(body)
                     if total > MAX_STREAM_METADATA:
@@ -250,10 +254,7 @@ class StreamMembers(Members):
             target = self._links.get(name)
             if target is None:
                 return None
-            resolved = normalize(target)
-            if resolved is None:
-                return None
-            name = resolved
+            name = target
         return None
 
 
