@@ -7,10 +7,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from hubspider.held.image import InputProblem, parse_platform
+from hubspider.registry.urls import DOCKER_HUB_HOSTS, HOST, registry_url_of
 
 # A path component of an image name, from the distribution reference grammar.
 NAME_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
 MAX_NAME_LENGTH = 255
+# The start of repository paths: whole components, perhaps a separator after the last.
+PATH_PREFIX = re.compile(r"^[a-z0-9]+(?:(?:[._/]|__|-+)[a-z0-9]+)*[._/-]?$")
 
 
 class ArgumentError(ValueError):
@@ -52,21 +55,57 @@ class CrawlArguments:
 
 @dataclass(frozen=True, slots=True)
 class LayersArguments:
-    """The `layers` spider's arguments: which repositories' known images to index."""
+    """The `layers` spider's arguments: which repositories' known images to index, of Docker
+    Hub's `namespace` or of the `registry` host a `registry` crawl read."""
 
     namespace: str = "library"
     repositories: tuple[str, ...] | None = None
+    registry: str | None = None
 
-    KNOWN = ("namespace", "repos")
+    KNOWN = ("namespace", "repos", "registry")
 
     @classmethod
     def parse(cls, arguments: dict[str, Any]) -> LayersArguments:
         _refuse_unknown(arguments, cls.KNOWN)
-        return cls(_namespace(arguments), _repositories(arguments.get("repos")))
+        if "registry" not in arguments:
+            return cls(_namespace(arguments), _repositories(arguments.get("repos")))
+        if "namespace" in arguments:
+            raise ArgumentError("give namespace (Docker Hub) or registry, not both")
+        registry = _registry(arguments["registry"])
+        return cls(registry, _repository_paths(arguments.get("repos")), registry)
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryArguments:
+    """The `registry` spider's arguments: the registry host, and which of its repositories."""
+
+    registry: str
+    repositories: tuple[str, ...] | None = None
+    prefix: str | None = None
+
+    KNOWN = ("registry", "repos", "prefix")
+
+    @classmethod
+    def parse(cls, arguments: dict[str, Any]) -> RegistryArguments:
+        _refuse_unknown(arguments, cls.KNOWN)
+        if "registry" not in arguments:
+            raise ArgumentError("give the registry to crawl: -a registry=mcr.microsoft.com")
+        prefix = arguments.get("prefix")
+        if prefix is not None:
+            prefix = str(prefix).strip()
+            if not prefix or not PATH_PREFIX.match(prefix):
+                raise ArgumentError(
+                    f"invalid prefix {prefix!r}: expected the start of repository paths, e.g. dotnet/"
+                )
+        return cls(_registry(arguments["registry"]), _repository_paths(arguments.get("repos")), prefix)
+
+    @property
+    def url(self) -> str:
+        return registry_url_of(self.registry)
 
     def describe(self) -> dict[str, Any]:
         repositories = list(self.repositories) if self.repositories is not None else None
-        return {"namespace": self.namespace, "repositories": repositories}
+        return {"registry": self.registry, "repositories": repositories, "prefix": self.prefix}
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +145,33 @@ def _refuse_unknown(arguments: dict[str, Any], known: tuple[str, ...]) -> None:
 
 def _namespace(arguments: dict[str, Any]) -> str:
     return _check_name("namespace", str(arguments.get("namespace", "library")).strip())
+
+
+def _registry(value: Any) -> str:
+    """A registry host (`mcr.microsoft.com`, `127.0.0.1:5000`), lowercased as docker does."""
+    host = str(value).strip().lower()
+    if not HOST.match(host) or len(host) > MAX_NAME_LENGTH:
+        raise ArgumentError(
+            f"invalid registry {value!r}: expected a host such as mcr.microsoft.com or localhost:5000"
+        )
+    if host in DOCKER_HUB_HOSTS:
+        raise ArgumentError(f"{host} is Docker Hub: crawl it with the library spider")
+    return host
+
+
+def _repository_paths(repos: Any) -> tuple[str, ...] | None:
+    """Repository paths of a registry (`dotnet/runtime`): name components joined by `/`."""
+    if repos is None:
+        return None
+    names = [name.strip() for name in str(repos).split(",")]
+    if not any(names):
+        raise ArgumentError("repos is empty: give repository paths separated by commas, e.g. dotnet/runtime")
+    for name in names:
+        if not all(NAME_COMPONENT.match(part) for part in name.split("/")) or len(name) > MAX_NAME_LENGTH:
+            raise ArgumentError(
+                f"invalid repository {name!r}: expected a path such as dotnet/runtime, in lowercase"
+            )
+    return tuple(dict.fromkeys(names))
 
 
 def _repositories(repos: Any) -> tuple[str, ...] | None:

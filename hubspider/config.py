@@ -90,6 +90,8 @@ class HubConfig:
     store_path: str
     registry_url: str
     registry_auth_url: str
+    #: The `n` of a registry's catalog and tag list pages.
+    registry_page_size: int = 1000
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> HubConfig:
@@ -108,6 +110,7 @@ class HubConfig:
             registry_auth_url=parse_registry_auth_url(
                 settings.get("HUB_REGISTRY_AUTH_URL", DEFAULT_REGISTRY_AUTH_URL)
             ),
+            registry_page_size=settings.getint("HUB_REGISTRY_PAGE_SIZE", 1000),
         )
 
     @property

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hubspider.held.image import platform_key
-from hubspider.records import image_reference
+from hubspider.records import image_name, image_reference
 from hubspider.registry.content import chain_ids
 from hubspider.versions import newest_in_track, parse_version, specificity_key, track
 
@@ -242,8 +242,7 @@ def base_entry(
     if names:
         image = image_reference(namespace, repository, names[0])
     else:
-        name = repository if namespace == "library" else f"{namespace}/{repository}"
-        image = f"{name}@{candidate.digest}"
+        image = f"{image_name(namespace, repository)}@{candidate.digest}"
     return {
         "namespace": namespace,
         "repository": repository,

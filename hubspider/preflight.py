@@ -33,6 +33,8 @@ WHOLE_NUMBERS: dict[str, int] = {
     "RETRY_TIMES": 0,
     # 0 means no cap; a negative cap would stop paging before the first page.
     "HUB_ANONYMOUS_OFFSET_CAP": 0,
+    # n=0 asks a registry's listing for nothing.
+    "HUB_REGISTRY_PAGE_SIZE": 1,
     "DOWNLOAD_MAXSIZE": 0,
     "DOWNLOAD_WARNSIZE": 0,
     # Scrapy reads it with getint: "1.5" would fail once the cache opens.

@@ -43,11 +43,15 @@ INDEX_MEDIA_TYPES = frozenset(
 )
 
 
+def image_name(namespace: str, repository: str) -> str:
+    """The name the docker CLI takes: `alpine`, `bitnami/redis`, `mcr.microsoft.com/dotnet/runtime`
+    (a registry crawl's namespace is the registry host)."""
+    return repository if namespace == "library" else f"{namespace}/{repository}"
+
+
 def image_reference(namespace: str, repository: str, tag: str) -> str:
-    """The reference the docker CLI takes: `alpine:3.20`, `bitnami/redis:7`."""
-    if namespace == "library":
-        return f"{repository}:{tag}"
-    return f"{namespace}/{repository}:{tag}"
+    """The reference the docker CLI takes: `alpine:3.20`, `mcr.microsoft.com/dotnet/runtime:8.0`."""
+    return f"{image_name(namespace, repository)}:{tag}"
 
 
 def tag_records(

@@ -22,6 +22,9 @@ HUB_REGISTRY_URL = "https://registry-1.docker.io"
 # The one token service the Docker Hub credentials may be sent to; a registry whose challenge
 # names another is asked anonymously.
 HUB_REGISTRY_AUTH_URL = "https://auth.docker.io"
+# The `n` the `registry` spider asks a registry's catalog and tag lists for: distribution serves
+# at most 1000 a page (MCR answers everything at once), and pages on by the Link header.
+HUB_REGISTRY_PAGE_SIZE = 1000
 
 USER_AGENT = "hubspider (+https://github.com/hubspider/hubspider)"
 # An API, not a website: robots.txt would cost a request and says nothing about /v2/.

@@ -61,6 +61,19 @@ RECORDS_PRODUCED = f"{PREFIX}/records/produced"
 
 REDIRECT_REFUSED = f"{PREFIX}/redirect/refused"
 
+# The `registry` spider: what it asked a registry for, and what it found.
+REGISTRY_CATALOG_PAGES = f"{PREFIX}/registry/catalog_pages"
+REGISTRY_CONFIGS = f"{PREFIX}/registry/configs"
+REGISTRY_HEADS = f"{PREFIX}/registry/heads"
+REGISTRY_MANIFESTS = f"{PREFIX}/registry/manifests"
+#: Content that was not what its digest says: refused, and lost.
+REGISTRY_REFUSED = f"{PREFIX}/registry/refused"
+#: Repositories the catalog lists that answer 404: nothing to read, nothing lost.
+REGISTRY_REPOSITORIES_UNKNOWN = f"{PREFIX}/registry/repositories_unknown"
+#: Tags the list named that were deleted before their HEAD.
+REGISTRY_TAGS_GONE = f"{PREFIX}/registry/tags_gone"
+REGISTRY_TAGS_PAGES = f"{PREFIX}/registry/tags_pages"
+
 # Tokens for the registry (downloadermiddlewares/registryauth.py).
 REGISTRY_401 = f"{PREFIX}/registry/401"
 REGISTRY_AUTH_FAILED = f"{PREFIX}/registry/auth_failed"

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 from hubspider.held.image import InputProblem
+from hubspider.registry.urls import DOCKER_HUB_HOSTS, HOST, is_registry_host, registry_url_of
 
 # The distribution spec's grammar (reference.go): path components of lowercase letters and
 # digits joined by separators; a tag of up to 128 word characters, dots and dashes.
@@ -16,10 +17,6 @@ REFERENCE = re.compile(
     r"(?::(?P<tag>[\w][\w.-]{0,127}))?"
     r"(?:@(?P<digest>sha256:[0-9a-f]{64}))?$"
 )
-DOMAIN = re.compile(r"^(?:[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?$")
-DOCKER_HUB = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
-# Registries docker reaches over plain http without being told to.
-LOOPBACK = frozenset({"localhost", "127.0.0.1", "[::1]"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +36,8 @@ def parse_reference(text: str) -> Reference:
     """The reference `text` names, or InputProblem; docker's defaults apply (Docker Hub,
     `library/` for a bare name, tag `latest`)."""
     domain, slash, rest = text.partition("/")
-    if slash and (domain == "localhost" or "." in domain or ":" in domain):
-        if not DOMAIN.match(domain):
+    if slash and is_registry_host(domain):
+        if not HOST.match(domain):
             raise InputProblem(f"not an image reference: {text!r} (bad registry host {domain!r})")
         path = rest
     else:
@@ -52,14 +49,9 @@ def parse_reference(text: str) -> Reference:
             "(a reference is [registry/]repository[:tag][@sha256:digest], in lowercase)"
         )
     name = match["name"]
-    if domain in DOCKER_HUB:
-        registry_url = None
-        if "/" not in name:
-            name = f"library/{name}"
-    else:
-        host = domain.rsplit(":", 1)[0] if not domain.endswith("]") else domain
-        scheme = "http" if host in LOOPBACK else "https"
-        registry_url = f"{scheme}://{domain}"
+    registry_url = None if domain in DOCKER_HUB_HOSTS else registry_url_of(domain)
+    if registry_url is None and "/" not in name:
+        name = f"library/{name}"
     namespace, _, repository = name.rpartition("/")
     return Reference(registry_url, namespace, repository, match["digest"] or match["tag"] or "latest", text)
 

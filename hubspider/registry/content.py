@@ -75,6 +75,17 @@ class ImageConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class PlatformFields:
+    """A platform as an index entry or an image config states it, field by field (None where a
+    field is absent or not a string); an attestation's is `unknown/unknown`."""
+
+    os: str | None = None
+    architecture: str | None = None
+    variant: str | None = None
+    os_version: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class IndexEntry:
     """A manifest an index lists. `platform` is None for an attestation manifest or one
     without a platform: neither is an image to run."""
@@ -82,6 +93,9 @@ class IndexEntry:
     digest: str
     media_type: str
     platform: str | None
+    #: The manifest's size in bytes, as the descriptor gives it.
+    size: int | None = None
+    stated: PlatformFields = PlatformFields()
 
 
 def sha256_digest(body: bytes) -> str:
@@ -239,11 +253,28 @@ def _index_entry(entry: object, position: int) -> IndexEntry:
         raise ManifestProblem(f"index entry {position} is not an object")
     digest = _digest_field(entry.get("digest"), f"index entry {position} digest")
     media_type = _text(entry.get("mediaType")) or ""
-    platform = _object(entry.get("platform"))
-    os, architecture = _text(platform.get("os")), _text(platform.get("architecture"))
+    size = entry.get("size")
+    size = size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None
+    stated = platform_fields(_object(entry.get("platform")))
+    os, architecture = stated.os, stated.architecture
     if is_attestation(entry) or os is None or architecture is None:
-        return IndexEntry(digest, media_type, None)
-    return IndexEntry(digest, media_type, platform_name(os, architecture, _text(platform.get("variant"))))
+        return IndexEntry(digest, media_type, None, size, stated)
+    return IndexEntry(digest, media_type, platform_name(os, architecture, stated.variant), size, stated)
+
+
+def platform_fields(document: dict[str, Any]) -> PlatformFields:
+    """The platform an index entry's `platform` object or an image config names."""
+    return PlatformFields(
+        os=_text(document.get("os")),
+        architecture=_text(document.get("architecture")),
+        variant=_text(document.get("variant")),
+        os_version=_text(document.get("os.version")),
+    )
+
+
+def config_platform(body: bytes) -> PlatformFields:
+    """The platform an image config names, whatever else it holds."""
+    return platform_fields(_json_object(body, "config", MAX_CONFIG_BYTES))
 
 
 def chain_ids(diff_ids: Sequence[str]) -> list[str]:

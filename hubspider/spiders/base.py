@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
     from hubspider.extensions.journal import CrawlJournal
 
+HUB_SIGN_IN = "hubspider.downloadermiddlewares.auth.HubAuthMiddleware"
+
 
 class HubSpider(Spider):
     """A spider of the project: checked before it starts, resumable from the JOBDIR journal
@@ -29,6 +31,9 @@ class HubSpider(Spider):
 
     #: Whether a JOBDIR journal resumes it; a spider whose progress is the store needs none.
     resumable = True
+    #: Whether it asks the Hub API, which a signed-in crawl signs in to; one that reads a
+    #: registry only would spend a request on it for nothing.
+    uses_hub_api = True
 
     def __init__(self, *args: Any, config: HubConfig, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -44,6 +49,14 @@ class HubSpider(Spider):
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
         return super().from_crawler(crawler, *args, config=hub_config(crawler), **kwargs)
+
+    @classmethod
+    def update_settings(cls, settings: BaseSettings) -> None:
+        super().update_settings(settings)
+        if not cls.uses_hub_api:
+            middlewares = settings.getdict("DOWNLOADER_MIDDLEWARES")
+            middlewares[HUB_SIGN_IN] = None
+            settings.set("DOWNLOADER_MIDDLEWARES", middlewares, priority="spider")
 
     @classmethod
     def check_arguments(cls, settings: BaseSettings, arguments: dict[str, Any]) -> None:

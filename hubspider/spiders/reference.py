@@ -47,13 +47,11 @@ if TYPE_CHECKING:
     from hubspider.config import HubConfig
     from hubspider.registry.content import IndexEntry
 
-# It reads a registry only: signing in to the Hub API would be a request for nothing.
-HUB_SIGN_IN = "hubspider.downloadermiddlewares.auth.HubAuthMiddleware"
-
 
 class ReferenceSpider(HubSpider):
     name = "reference"
     resumable = False
+    uses_hub_api = False
     custom_settings = {"ITEM_PIPELINES": {}}  # noqa: RUF012 (Scrapy declares it so)
 
     def __init__(self, *args: Any, config: HubConfig, **kwargs: Any) -> None:
@@ -62,13 +60,6 @@ class ReferenceSpider(HubSpider):
         self.reference = parse_reference(self.arguments.ref)
         #: Why the image could not be read, in one line; None once it was.
         self.problem: str | None = None
-
-    @classmethod
-    def update_settings(cls, settings: BaseSettings) -> None:
-        super().update_settings(settings)
-        middlewares = settings.getdict("DOWNLOADER_MIDDLEWARES")
-        middlewares[HUB_SIGN_IN] = None
-        settings.set("DOWNLOADER_MIDDLEWARES", middlewares, priority="spider")
 
     @classmethod
     def check_arguments(cls, settings: BaseSettings, arguments: dict[str, Any]) -> None:
