@@ -199,6 +199,27 @@ class Distribution:
             for name, repository in self.repositories.items()
         }
 
+    def expected_records(self, host: str, repositories: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """Every digest record a complete crawl of this registry, served at `host`, exports (all
+        but `seen_at`), by the record contract: a record per platform image, and one for a tag's
+        index; `size` is the platform manifest's, as the index's descriptor gives it."""
+        records = []
+        for name, repository in self.repositories.items():
+            if repositories is not None and name not in repositories:
+                continue
+            for tag, target in repository.tags.items():
+                common = {"namespace": host, "repository": name, "tag": tag, "image": f"{host}/{name}:{tag}"}
+                common |= {"tag_digest": target.digest, "media_type": target.media_type, "last_pushed": None}
+                images = target.images if isinstance(target, Index) else (target,)
+                records += [common | _expected_image_record(image) for image in images]
+                if isinstance(target, Index):
+                    records.append(
+                        common
+                        | dict.fromkeys(("platform", "os", "architecture", "variant", "os_version", "size"))
+                        | {"digest": target.digest, "kind": "index"}
+                    )
+        return records
+
     def distinct_digests(self) -> set[str]:
         """The digests tags point to: one manifest GET each (no digest is in two repositories)."""
         return {
@@ -219,6 +240,20 @@ def _expected_image(image: ImageContent) -> dict[str, Any]:
         "architecture": image.architecture,
         "variant": image.variant,
         "os_version": image.os_version,
+    }
+
+
+def _expected_image_record(image: ImageContent) -> dict[str, Any]:
+    parts = (image.os, image.architecture, image.variant)
+    return {
+        "digest": image.digest,
+        "platform": "/".join(part for part in parts if part),
+        "kind": "image",
+        "os": image.os,
+        "architecture": image.architecture,
+        "variant": image.variant,
+        "os_version": image.os_version,
+        "size": image.size,
     }
 
 

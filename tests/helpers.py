@@ -20,6 +20,7 @@ from scrapy.http import TextResponse
 from scrapy.utils.test import get_crawler
 
 from hubspider import settings as project_settings
+from hubspider.records import image_reference
 from hubspider.spiders.library import LibrarySpider
 
 if TYPE_CHECKING:
@@ -209,5 +210,5 @@ def records_of(store: Path) -> list[dict[str, Any]]:
     db.close()
     for row in rows:
         row["platform"] = row["platform"] or None
-        row["image"] = row["repository"] + ":" + row["tag"]
+        row["image"] = image_reference(row["namespace"], row["repository"], row["tag"])
     return rows

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from scrapy import Request
 from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response
 from scrapy.utils.test import get_crawler
 
+from hubspider.downloadermiddlewares.pulls import pull_limit_answer
+from hubspider.registry.meta import PULL_META
 from hubspider.registry.pulls import (
     PullBudget,
     PullWindowUsed,
@@ -169,3 +173,22 @@ def test_a_window_that_is_no_whole_hour_described_in_seconds():
     budget = PullBudget()
     budget.observe((10, 90), (9, 90), NOW)
     assert budget.describe().startswith("10 pulls per 90 s, 9 left")
+
+
+def answer(headers: dict[str, str]) -> tuple[Request, Response]:
+    request = Request("https://registry.example/v2/app/manifests/1", meta={PULL_META: True})
+    return request, Response(request.url, status=429, headers=headers, body=TOO_MANY, request=request)
+
+
+def test_a_429_without_a_time_to_come_back_is_the_pull_limit():
+    assert pull_limit_answer(*answer({}))
+
+
+def test_a_429_that_says_when_to_come_back_is_a_burst_limit_to_wait_out():
+    # MCR and distribution answer a burst so; the rate-limit middleware waits it out.
+    assert not pull_limit_answer(*answer({"Retry-After": "2"}))
+
+
+def test_a_hub_api_429_is_not_the_pull_limit():
+    request = Request("https://hub.docker.com/v2/repositories/library/")
+    assert not pull_limit_answer(request, Response(request.url, status=429, body=TOO_MANY, request=request))

@@ -36,10 +36,14 @@ IN_FLIGHT_META = "hubspider_pull_in_flight"
 
 def pull_limit_answer(request: Request, response: Response) -> bool:
     """Whether this is the registry refusing a pull: only registry requests are judged, so a
-    Hub API 429 stays the rate-limit middleware's."""
+    Hub API 429 stays the rate-limit middleware's. A 429 that says when to come back
+    (`Retry-After`, as MCR and distribution answer a burst) is a rate limit, which the rate-limit
+    middleware waits out; Docker Hub's pull limit names no such time, its window being hours."""
     meta = request.meta
-    return bool(meta.get(PULL_META) or meta.get(REGISTRY_SCOPE_META)) and too_many_requests(
-        response.status, response.body
+    return (
+        bool(meta.get(PULL_META) or meta.get(REGISTRY_SCOPE_META))
+        and b"Retry-After" not in response.headers
+        and too_many_requests(response.status, response.body)
     )
 
 
