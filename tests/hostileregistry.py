@@ -1,0 +1,138 @@
+"""A registry that answers what a test tells it to, on 127.0.0.1 and without tokens: for the
+registry crawl's faults (a Link that loops or leaves the host, content that is not what its
+digest says, a HEAD without Docker-Content-Digest, no catalog). It counts what it was asked."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+from fakehub.server import LoopbackServer
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+
+
+def digest_of(body: bytes) -> str:
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def json_answer(document: Any, status: int = 200, **headers: str) -> Answer:
+    return Answer(status, json.dumps(document).encode(), {"Content-Type": "application/json", **headers})
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    """A single-platform image: its config and manifest bytes, and their digests."""
+
+    config: bytes
+    manifest: bytes
+
+    @property
+    def digest(self) -> str:
+        return digest_of(self.manifest)
+
+    @property
+    def config_digest(self) -> str:
+        return digest_of(self.config)
+
+
+def make_image(name: str, os: str = "linux", architecture: str = "amd64") -> Image:
+    layer = digest_of(name.encode())
+    config = json.dumps(
+        {"os": os, "architecture": architecture, "rootfs": {"type": "layers", "diff_ids": [layer]}}
+    ).encode()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": digest_of(config),
+                "size": len(config),
+            },
+            "layers": [
+                {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer, "size": 1}
+            ],
+        }
+    ).encode()
+    return Image(config, manifest)
+
+
+class HostileRegistry(LoopbackServer):
+    """Answers `routes[path with query]`, the same for GET and HEAD (no body for HEAD); 404 else."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Answer] = {}
+        self.counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+
+    @property
+    def host(self) -> str:
+        host, port = self.server_address[:2]
+        return f"{host}:{port}"
+
+    def serve_tag(self, repository: str, tag: str, image: Image, *, head_digest: bool = True) -> None:
+        """A tag of a single-platform image: its manifest by tag and by digest, and its config."""
+        headers = {"Content-Type": OCI_MANIFEST}
+        if head_digest:
+            headers["Docker-Content-Digest"] = image.digest
+        answer = Answer(200, image.manifest, headers)
+        self.routes[f"/v2/{repository}/manifests/{tag}"] = answer
+        self.routes[f"/v2/{repository}/manifests/{image.digest}"] = answer
+        self.routes[f"/v2/{repository}/blobs/{image.config_digest}"] = Answer(200, image.config)
+
+    def count(self, what: str) -> None:
+        with self._lock:
+            self.counts[what] += 1
+
+    def __enter__(self) -> HostileRegistry:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: HostileRegistry
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        """Quiet: tests read the crawler's log."""
+
+    def do_GET(self) -> None:
+        self.answer()
+
+    def do_HEAD(self) -> None:
+        self.answer()
+
+    def answer(self) -> None:
+        self.server.count(f"{self.command} {self.path}")
+        if self.path.rstrip("/") == "/v2":
+            found: Answer | None = json_answer({})
+        else:
+            found = self.server.routes.get(self.path)
+        if found is None:
+            found = json_answer({"errors": [{"code": "NAME_UNKNOWN", "message": "not here"}]}, 404)
+        self.send_response(found.status)
+        for name, value in {"Content-Length": str(len(found.body)), **found.headers}.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(found.body)
