@@ -181,3 +181,11 @@ def test_a_catalog_with_a_name_that_is_no_repository_loses_it_and_reads_the_rest
     assert result.returncode == EXIT_INCOMPLETE
     assert tagged(result) == {"1.0": image.digest}
     assert "not a repository name" in last_line(result)
+
+
+def test_a_registry_that_does_not_answer_is_named_in_the_last_line(tmp_path) -> None:
+    result = run_crawl(
+        UNUSED_API, tmp_path, "-a", "registry=127.0.0.1:9", "-s", "RETRY_TIMES=0", spider="registry"
+    )
+    assert result.returncode == EXIT_INCOMPLETE
+    assert last_line(result).startswith("Error: no answer from http://127.0.0.1:9: ")
