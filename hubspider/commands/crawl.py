@@ -111,7 +111,9 @@ def _verdict(crawler: Crawler) -> str:
     kind, what, why = losses[0]
     if not crawler.stats.get_value("downloader/response_count"):
         spider = crawler.spider
-        asked = "HUB_API_URL" if not isinstance(spider, HubSpider) or spider.uses_hub_api else "HUB_REGISTRY_URL"
+        asked = (
+            "HUB_API_URL" if not isinstance(spider, HubSpider) or spider.uses_hub_api else "HUB_REGISTRY_URL"
+        )
         return f"no answer from {crawler.settings.get(asked)}: {why}"
     first = f"the first: {kind} {what}: {why}"
     return f"the crawl lost data ({len(losses)} losses, {first}); the export is incomplete"

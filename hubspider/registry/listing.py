@@ -13,7 +13,8 @@ from hubspider.origins import same_origin
 
 # One link-value of an RFC 8288 Link header: <target>; params.
 _LINK = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]*)*)")
-_REL_NEXT = re.compile(r';\s*rel\s*=\s*"?(?:[^";,]*\s)?next(?:\s[^";,]*)?"?', re.IGNORECASE)
+# `next` as a whole relation type, not the start of another (`nextpage`).
+_REL_NEXT = re.compile(r';\s*rel\s*=\s*"?(?:[^";,]*\s)?next(?=[\s";,]|$)', re.IGNORECASE)
 
 
 class ListingProblem(ValueError):  # noqa: N818
