@@ -77,6 +77,10 @@ class HostileRegistry(LoopbackServer):
     def __init__(self) -> None:
         self.routes: dict[str, Answer] = {}
         self.counts: Counter[str] = Counter()
+        #: With `challenge` set, `/v2/` answers 401 naming it as the token service, which
+        #: `/token` here plays; every Authorization header received is kept, by path.
+        self.challenge: str | None = None
+        self.authorizations: list[tuple[str, str]] = []
         self._lock = threading.Lock()
         super().__init__(("127.0.0.1", 0), _Handler)
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
@@ -123,11 +127,19 @@ class _Handler(BaseHTTPRequestHandler):
         self.answer()
 
     def answer(self) -> None:
-        self.server.count(f"{self.command} {self.path}")
+        server = self.server
+        server.count(f"{self.command} {self.path}")
+        if authorization := self.headers.get("Authorization"):
+            server.authorizations.append((self.path, authorization))
         if self.path.rstrip("/") == "/v2":
             found: Answer | None = json_answer({})
+            if server.challenge is not None:
+                realm = f'Bearer realm="{server.challenge}",service="hostile"'
+                found = json_answer({}, 401, **{"WWW-Authenticate": realm})
+        elif self.path.startswith("/token?"):
+            found = json_answer({"token": "hostile-token", "expires_in": 300})
         else:
-            found = self.server.routes.get(self.path)
+            found = server.routes.get(self.path)
         if found is None:
             found = json_answer({"errors": [{"code": "NAME_UNKNOWN", "message": "not here"}]}, 404)
         self.send_response(found.status)

@@ -23,7 +23,9 @@ REPOSITORY = "team/app"
 TAGS_PAGE = f"/v2/{REPOSITORY}/tags/list?n=1000"
 
 
-def crawl(registry: HostileRegistry, workdir: Path, *arguments: str) -> CrawlResult:
+def crawl(
+    registry: HostileRegistry, workdir: Path, *arguments: str, env: dict[str, str] | None = None
+) -> CrawlResult:
     return run_crawl(
         UNUSED_API,
         workdir,
@@ -37,6 +39,7 @@ def crawl(registry: HostileRegistry, workdir: Path, *arguments: str) -> CrawlRes
         "HUB_BACKOFF_BASE=0",
         *arguments,
         spider="registry",
+        env=env,
     )
 
 
@@ -189,3 +192,25 @@ def test_a_registry_that_does_not_answer_is_named_in_the_last_line(tmp_path) -> 
     )
     assert result.returncode == EXIT_INCOMPLETE
     assert last_line(result).startswith("Error: no answer from http://127.0.0.1:9: ")
+
+
+def test_docker_hub_credentials_never_buy_a_token_for_another_registry(registry, image, tmp_path) -> None:
+    # The registry's challenge names the token service HUB_REGISTRY_AUTH_URL trusts: a token
+    # bought there with the Docker Hub credentials would then be sent to this registry.
+    registry.challenge = f"http://{registry.host}/token"
+    registry.serve_tag(REPOSITORY, "1.0", image)
+    registry.routes[TAGS_PAGE] = json_answer({"name": REPOSITORY, "tags": ["1.0"]})
+    secret = "dckr_pat_never_to_be_sent"
+    result = crawl(
+        registry,
+        tmp_path,
+        "-s",
+        f"HUB_REGISTRY_AUTH_URL=http://{registry.host}",
+        env={"DOCKERHUB_USERNAME": "someone", "DOCKERHUB_TOKEN": secret},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert tagged(result) == {"1.0": image.digest}
+    token_requests = [value for path, value in registry.authorizations if path.startswith("/token")]
+    assert token_requests == []
+    assert {value for _, value in registry.authorizations} == {"Bearer hostile-token"}
+    assert secret not in result.stderr

@@ -173,10 +173,13 @@ class RegistryAuthMiddleware:
             request.headers.pop(b"Authorization", None)
 
     def _sign_token_request(self, request: Request) -> None:
-        """The credentials go to HUB_REGISTRY_AUTH_URL's origin only. Added here, at download
-        time, after the Hub sign-in middleware (950), which takes any Authorization off a
-        request that is not for the API."""
+        """The credentials go to HUB_REGISTRY_AUTH_URL's origin only, and only for a crawl of
+        Docker Hub's registry (`HubSpider.reads_docker_hub`). Added here, at download time,
+        after the Hub sign-in middleware (950), which takes any Authorization off a request
+        that is not for the API."""
         request.headers.pop(b"Authorization", None)
+        if not getattr(self.crawler.spider, "reads_docker_hub", True):
+            return
         if self.credentials is not None and same_origin(request.url, self.auth_url):
             request.headers[b"Authorization"] = basic_authorization(self.credentials)
 

@@ -34,6 +34,10 @@ class HubSpider(Spider):
     #: Whether it asks the Hub API, which a signed-in crawl signs in to; one that reads a
     #: registry only would spend a request on it for nothing.
     uses_hub_api = True
+    #: Whether the registry it reads is Docker Hub's: only then may the Docker Hub credentials
+    #: buy its tokens. Another registry's challenge could name Docker Hub's token service, and
+    #: the token bought there would then go to that registry.
+    reads_docker_hub = True
 
     def __init__(self, *args: Any, config: HubConfig, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -58,6 +58,7 @@ class ReferenceSpider(HubSpider):
         self.arguments = ReferenceArguments.parse(kwargs)
         super().__init__(*args, config=config, **kwargs)
         self.reference = parse_reference(self.arguments.ref)
+        self.reads_docker_hub = self.reference.registry_url is None
         #: Why the image could not be read, in one line; None once it was.
         self.problem: str | None = None
 

@@ -72,6 +72,7 @@ Output = Request | TagPage
 class RegistrySpider(HubSpider):
     name = "registry"
     uses_hub_api = False
+    reads_docker_hub = False
 
     def __init__(self, *args: Any, config: HubConfig, **kwargs: Any) -> None:
         self.arguments = RegistryArguments.parse(kwargs)
