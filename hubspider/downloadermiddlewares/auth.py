@@ -84,7 +84,11 @@ class HubAuthMiddleware:
         return cls(crawler, credentials)
 
     async def spider_opened(self) -> None:
-        """Sign in before the first request, and stop at once if Hub refuses."""
+        """Sign in before the first request, and stop at once if Hub refuses; not for a spider
+        that asks no Hub API (`HubSpider.uses_hub_api`), for which it would be a request for
+        nothing, and a failed crawl where Hub cannot be reached."""
+        if not getattr(self.crawler.spider, "uses_hub_api", True):
+            return
         try:
             await self.renew()
         except SignInError as error:

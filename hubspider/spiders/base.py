@@ -22,17 +22,13 @@ if TYPE_CHECKING:
 
     from hubspider.extensions.journal import CrawlJournal
 
-HUB_SIGN_IN = "hubspider.downloadermiddlewares.auth.HubAuthMiddleware"
-
-
 class HubSpider(Spider):
     """A spider of the project: checked before it starts, resumable from the JOBDIR journal
     (if `resumable`), and every record it exports carries the crawl's one `seen_at`."""
 
     #: Whether a JOBDIR journal resumes it; a spider whose progress is the store needs none.
     resumable = True
-    #: Whether it asks the Hub API, which a signed-in crawl signs in to; one that reads a
-    #: registry only would spend a request on it for nothing.
+    #: Whether it asks the Hub API: only then does a signed-in crawl sign in to it.
     uses_hub_api = True
     #: Whether the registry it reads is Docker Hub's: only then may the Docker Hub credentials
     #: buy its tokens. Another registry's challenge could name Docker Hub's token service, and
@@ -53,14 +49,6 @@ class HubSpider(Spider):
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
         return super().from_crawler(crawler, *args, config=hub_config(crawler), **kwargs)
-
-    @classmethod
-    def update_settings(cls, settings: BaseSettings) -> None:
-        super().update_settings(settings)
-        if not cls.uses_hub_api:
-            middlewares = settings.getdict("DOWNLOADER_MIDDLEWARES")
-            middlewares[HUB_SIGN_IN] = None
-            settings.set("DOWNLOADER_MIDDLEWARES", middlewares, priority="spider")
 
     @classmethod
     def check_arguments(cls, settings: BaseSettings, arguments: dict[str, Any]) -> None:

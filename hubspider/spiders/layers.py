@@ -1,5 +1,5 @@
 """The `layers` spider: the image ID, layers, diff_ids and chain IDs of every platform image the
-store knows from `library` crawls and holds no layer data for yet.
+store knows from `library` (or `registry`) crawls and holds no layer data for yet.
 
 For each tag, one Hub API call (`/tags/{tag}/images`) names the build step of every layer of
 all its platforms; for each platform image, one manifest GET from the registry (a pull, which
@@ -12,6 +12,11 @@ Each images answer also lists every platform image's compressed layer digests: t
 as announced (`AnnouncedLayers`), so that `detect` can match an image built on one the registry
 has not been asked for yet. Once the pull window is used up, the tags whose images the store
 has no announced layers of are still asked of the Hub API (it costs no pull), for that alone.
+
+With `-a registry=HOST` it indexes what a `registry` crawl of that host stored (namespace = the
+host). Such a registry has no Hub API: no images call, no announced layers, no build step named
+for a layer (`instruction` null); each digest costs its manifest GET and config GET alone, and
+the Docker Hub sign-in is not made.
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ from hubspider.registry.content import (
 )
 from hubspider.registry.meta import CONTENT_ADDRESSED_META, PULL_META, REGISTRY_SCOPE_META
 from hubspider.registry.pulls import PullWindowUsed, pull_budget
-from hubspider.registry.urls import blob_url, manifest_url, registry_scope
+from hubspider.registry.urls import blob_url, manifest_url, registry_scope, registry_url_of
 from hubspider.spiders.base import HubSpider, estimate, failure_reason
 from hubspider.store import Store, StoreError
 from hubspider.store.announced import AnnouncedImage
@@ -94,6 +99,9 @@ class LayersSpider(HubSpider):
         self.arguments = LayersArguments.parse(kwargs)
         super().__init__(*args, config=config, **kwargs)
         self.namespace = self.arguments.namespace
+        # Another registry than Docker Hub has no Hub API to name the layers' build steps, and
+        # its tokens are not Docker Hub's to buy.
+        self.uses_hub_api = self.reads_docker_hub = self.arguments.registry is None
         # Config blobs parsed in this run, by digest, and the fetches waiting for one in flight.
         self.configs: dict[str, ImageConfig] = {}
         self.awaiting_config: dict[str, list[tuple[Fetch, Manifest]]] = {}
@@ -101,6 +109,15 @@ class LayersSpider(HubSpider):
         self.deferred = 0
         #: Pending digests whose compressed layers the store has from an earlier Hub API answer.
         self.announced: set[str] = set()
+
+    @classmethod
+    def argument_settings(cls, arguments: dict[str, Any]) -> dict[str, Any]:
+        """The registry a `registry` crawl read is the one to index, whatever HUB_REGISTRY_URL says."""
+        try:
+            registry = LayersArguments.parse(arguments).registry
+        except ArgumentError:
+            return {}  # check_arguments names it
+        return {} if registry is None else {"HUB_REGISTRY_URL": registry_url_of(registry)}
 
     @classmethod
     def check_arguments(cls, settings: BaseSettings, arguments: dict[str, Any]) -> None:
@@ -174,6 +191,11 @@ class LayersSpider(HubSpider):
                 for fetch in group:
                     yield self.exists_request(fetch)
                 continue
+            if not self.uses_hub_api:
+                # No build steps to ask for: straight to the manifests.
+                for fetch in group:
+                    yield self.manifest_request(fetch)
+                continue
             yield self.tag_images_request(tag, group)
 
     def tag_images_request(self, tag: str, group: list[Fetch], *, announce_only: bool = False) -> Request:
@@ -187,7 +209,10 @@ class LayersSpider(HubSpider):
 
     def announce_requests(self, groups: list[tuple[str | None, list[Fetch]]]) -> Iterator[Request]:
         """The images answers of deferred tags, for their compressed layers only: their images
-        wait for the next window, but `detect` can match on those layers meanwhile."""
+        wait for the next window, but `detect` can match on those layers meanwhile. None without
+        a Hub API."""
+        if not self.uses_hub_api:
+            return
         for tag, group in groups:
             if tag is not None and any(fetch.image.digest not in self.announced for fetch in group):
                 yield self.tag_images_request(tag, group, announce_only=True)
@@ -432,7 +457,8 @@ class LayersSpider(HubSpider):
         """The registry has no such manifest. For an image only past tags held, it was deleted
         since: nothing to index, nothing lost. One a current tag holds should be there: lost."""
         if image.tag is not None:
-            reason = f"the registry has no such manifest, though the Hub API lists it in tag {image.tag}"
+            lister = "the Hub API lists it" if self.uses_hub_api else "the last registry crawl found it"
+            reason = f"the registry has no such manifest, though {lister} in tag {image.tag}"
             report_loss(self.crawler, "image", describe(image), reason)
             return
         self.crawler.stats.inc_value(stats.LAYERS_GONE)
