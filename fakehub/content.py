@@ -187,6 +187,11 @@ class ImageContent:
     digest: str
     size: int
 
+    @property
+    def platform(self) -> str:
+        """`os/architecture[/variant]`, as the digest records spell it."""
+        return "/".join(part for part in (self.os, self.architecture, self.variant) if part)
+
     def config(self) -> bytes:
         return _config_bytes(self.platform_json(), self.recipe, self.layers)
 

@@ -152,6 +152,11 @@ def make_index(
 Target = Index | ImageContent
 
 
+def images_of(target: Target) -> tuple[ImageContent, ...]:
+    """The platform images a tag's target holds: an index's, without its attestations, or itself."""
+    return target.images if isinstance(target, Index) else (target,)
+
+
 @dataclass(slots=True, eq=False)
 class DistributionRepository:
     """One repository: its tags, and every manifest and blob it serves by digest."""
@@ -166,8 +171,7 @@ class DistributionRepository:
     def add(self, tag: str, target: Target) -> None:
         self.tags[tag] = target
         self.manifests[target.digest] = (target.media_type, target.manifest)
-        images = target.images if isinstance(target, Index) else (target,)
-        for image in images:
+        for image in images_of(target):
             self.manifests[image.digest] = (image.media_type, image.manifest)
             self.blobs.update(image.blobs())
         for attestation in target.attestations if isinstance(target, Index) else ():
@@ -208,10 +212,14 @@ class Distribution:
             if repositories is not None and name not in repositories:
                 continue
             for tag, target in repository.tags.items():
-                common = {"namespace": host, "repository": name, "tag": tag, "image": f"{host}/{name}:{tag}"}
+                common: dict[str, Any] = {
+                    "namespace": host,
+                    "repository": name,
+                    "tag": tag,
+                    "image": f"{host}/{name}:{tag}",
+                }
                 common |= {"tag_digest": target.digest, "media_type": target.media_type, "last_pushed": None}
-                images = target.images if isinstance(target, Index) else (target,)
-                records += [common | _expected_image_record(image) for image in images]
+                records += [common | _expected_image_record(image) for image in images_of(target)]
                 if isinstance(target, Index):
                     records.append(
                         common
@@ -244,10 +252,9 @@ def _expected_image(image: ImageContent) -> dict[str, Any]:
 
 
 def _expected_image_record(image: ImageContent) -> dict[str, Any]:
-    parts = (image.os, image.architecture, image.variant)
     return {
         "digest": image.digest,
-        "platform": "/".join(part for part in parts if part),
+        "platform": image.platform,
         "kind": "image",
         "os": image.os,
         "architecture": image.architecture,
@@ -258,11 +265,10 @@ def _expected_image_record(image: ImageContent) -> dict[str, Any]:
 
 
 def _expected_target(target: Target) -> dict[str, Any]:
-    images = target.images if isinstance(target, Index) else (target,)
     return {
         "digest": target.digest,
         "media_type": target.media_type,
-        "images": [_expected_image(image) for image in images],
+        "images": [_expected_image(image) for image in images_of(target)],
     }
 
 

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from fakehub import DistributionRegistry, make_distribution
-from fakehub.distribution import Index
+from fakehub.distribution import Index, images_of
 from hubspider.commands.history import parse_image
 from hubspider.records import image_reference
 from hubspider.versions import newest_in_track, specificity_key
@@ -96,16 +96,6 @@ def answer(result: subprocess.CompletedProcess[str]) -> Any:
 # The truth, from the emulator ----------------------------------------------------------------------
 
 
-def images_of(target: Target | None) -> tuple[ImageContent, ...]:
-    if target is None:
-        return ()
-    return target.images if isinstance(target, Index) else (target,)
-
-
-def platform_of(image: ImageContent) -> str:
-    return "/".join(part for part in (image.os, image.architecture, image.variant) if part)
-
-
 def same_target(one: Target | None, other: Target | None) -> bool:
     return one is not None and other is not None and one.digest == other.digest
 
@@ -128,7 +118,7 @@ def history_truth(evolved: Evolved, tag: str, platform: str | None = None) -> li
         if isinstance(target, Index):
             rows.append({"digest": target.digest, "platform": None, "kind": "index"} | times)
         rows += [
-            {"digest": image.digest, "platform": platform_of(image), "kind": "image"} | times
+            {"digest": image.digest, "platform": image.platform, "kind": "image"} | times
             for image in images_of(target)
         ]
     return [row for row in rows if platform is None or row["platform"] == platform]
@@ -138,7 +128,7 @@ def lookup_truth(evolved: Evolved, image: ImageContent) -> list[dict[str, Any]]:
     """The one match of a platform image's digest, with every tag that ever held it."""
 
     def holds(target: Target | None) -> bool:
-        return image.digest in {candidate.digest for candidate in images_of(target)}
+        return target is not None and image.digest in {candidate.digest for candidate in images_of(target)}
 
     ever = {tag for tags in (evolved.before, evolved.after) for tag, target in tags.items() if holds(target)}
     tags = []
@@ -162,7 +152,7 @@ def lookup_truth(evolved: Evolved, image: ImageContent) -> list[dict[str, Any]]:
             "digest": image.digest,
             "namespace": evolved.host,
             "repository": REPOSITORY,
-            "platform": platform_of(image),
+            "platform": image.platform,
             "kind": "image",
             "tags": tags,
         }
@@ -170,7 +160,7 @@ def lookup_truth(evolved: Evolved, image: ImageContent) -> list[dict[str, Any]]:
 
 
 def linux_amd64(target: Target) -> ImageContent:
-    return next(image for image in images_of(target) if platform_of(image) == "linux/amd64")
+    return next(image for image in images_of(target) if image.platform == "linux/amd64")
 
 
 # Parsing image names ------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from scrapy.settings import Settings
 
 from fakehub import DistributionRegistry, make_distribution
 from fakehub.content import FAMILY_TYPES, ImageContent, chain_ids
-from fakehub.distribution import Index
+from fakehub.distribution import Index, images_of
 from hubspider import stats
 from hubspider.held.image import same_platform
 from hubspider.matching import tag_order
@@ -113,17 +113,6 @@ def layers(hub_api: str, workdir: Path, host: str, *arguments: str, **kwargs: An
 # The truth, from the emulator ----------------------------------------------------------------------
 
 
-def images_of(target: Target | None) -> tuple[ImageContent, ...]:
-    """The platform images a tag's target holds (an index's, without its attestations)."""
-    if target is None:
-        return ()
-    return target.images if isinstance(target, Index) else (target,)
-
-
-def platform_of(image: ImageContent) -> str:
-    return "/".join(part for part in (image.os, image.architecture, image.variant) if part)
-
-
 def platform_images(
     distribution: Distribution, only: str | None = None
 ) -> dict[tuple[str, str], ImageContent]:
@@ -147,7 +136,7 @@ def record_truth(host: str, repository: str, image: ImageContent) -> dict[str, A
         "image_id": image.config_digest,
         "namespace": host,
         "repository": repository,
-        "platform": platform_of(image),
+        "platform": image.platform,
         "os": image.os,
         "architecture": image.architecture,
         "variant": image.variant,
@@ -195,7 +184,7 @@ def bases_truth(
     for (name, digest), image in platform_images(indexed.distribution).items():
         own = tuple(layer.diff_id for layer in image.layers)
         exact = image.config_digest == image_id
-        if not same_platform(platform_of(image), platform) or not own:
+        if not same_platform(image.platform, platform) or not own:
             continue
         if not exact and own != diff_ids[: len(own)]:
             continue
@@ -209,7 +198,7 @@ def bases_truth(
                 "tags": tags,
                 "digest": digest,
                 "image_id": image.config_digest,
-                "platform": platform_of(image),
+                "platform": image.platform,
                 "matched_layers": len(diff_ids) if exact else len(own),
                 "status": "current",
                 "newer": newer_truth(indexed, repository, image, tags),
@@ -232,7 +221,7 @@ def newer_truth(
         same = [
             candidate
             for candidate in images_of(repository.tags[later])
-            if platform_of(candidate) == platform_of(image)
+            if candidate.platform == image.platform
         ]
         chosen = next((c for c in same if c.os_version == image.os_version), same[0] if same else None)
         if chosen is None or chosen.digest == image.digest:
@@ -254,7 +243,7 @@ def older_image(indexed: Indexed) -> tuple[str, ImageContent]:
         if newest_in_track(tag, list(repository.tags)) is None:
             continue
         for image in images_of(repository.tags[tag]):
-            if platform_of(image) == "linux/amd64":
+            if image.platform == "linux/amd64":
                 return tag, image
     raise AssertionError(f"the emulator's {REPOSITORY} has no older linux/amd64 image")
 
@@ -382,7 +371,7 @@ def test_lookup_of_an_image_id_names_the_host_images(indexed: Indexed) -> None:
             "kind": "image_id",
             "namespace": indexed.host,
             "repository": REPOSITORY,
-            "platform": platform_of(image),
+            "platform": image.platform,
             "image_digest": image.digest,
             "image_id": image.config_digest,
             "position": None,
@@ -470,7 +459,7 @@ def test_detect_by_reference_reads_the_loopback_registry_and_is_that_image(index
     answer = detected(detect(indexed, reference, "--platform", "linux/amd64", "--json"))
     assert answer["image_id"] == image.config_digest
     diff_ids = tuple(layer.diff_id for layer in image.layers)
-    truth = bases_truth(indexed, platform_of(image), diff_ids, image.config_digest)
+    truth = bases_truth(indexed, image.platform, diff_ids, image.config_digest)
     assert answer["bases"] == truth
     assert (truth[0]["digest"], truth[0]["matched_layers"]) == (image.digest, len(image.layers))
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy import Spider
 from scrapy.spidermiddlewares.httperror import HttpError
 
+from hubspider import stats
 from hubspider.config import HubConfig, hub_config
 from hubspider.hub.pages import api_message
 from hubspider.timestamps import utc_timestamp
@@ -98,6 +99,16 @@ def hub_spider(crawler: Crawler) -> HubSpider:
     if not isinstance(spider, HubSpider):
         raise TypeError(f"{spider!r} is not a spider of this project (hubspider.spiders.base.HubSpider)")
     return spider
+
+
+def tags_progress(spider: HubSpider) -> str:
+    """The progress of a crawl of tags (`library`, `registry`): repositories, tags and records."""
+    value = spider.crawler.stats.get_stats().get
+    return (
+        f"{value(stats.REPOSITORIES_DONE, 0)}/{value(stats.REPOSITORIES_TOTAL, 0)} repositories, "
+        f"{value(stats.TAGS_RECEIVED, 0)}/{value(stats.TAGS_TOTAL, 0)} tags, "
+        f"{value(stats.RECORDS_EXPORTED, 0)} records exported"
+    )
 
 
 def failure_reason(failure: Failure) -> str:

@@ -31,7 +31,7 @@ from hubspider.planning import (
     plan_listing_page,
     plan_tags_page,
 )
-from hubspider.spiders.base import HubSpider, estimate, failure_reason
+from hubspider.spiders.base import HubSpider, estimate, failure_reason, tags_progress
 from hubspider.store import Store, StoreError
 
 if TYPE_CHECKING:
@@ -82,12 +82,7 @@ class LibrarySpider(HubSpider):
         return _crawl_key(self.arguments, self.scope.api_url)
 
     def progress(self) -> str:
-        value = self.crawler.stats.get_stats().get
-        return (
-            f"{value(stats.REPOSITORIES_DONE, 0)}/{value(stats.REPOSITORIES_TOTAL, 0)} repositories, "
-            f"{value(stats.TAGS_RECEIVED, 0)}/{value(stats.TAGS_TOTAL, 0)} tags, "
-            f"{value(stats.RECORDS_EXPORTED, 0)} records exported"
-        )
+        return tags_progress(self)
 
     def eta(self, elapsed: float) -> str:
         """The totals come from the API: the listing's `count`, and each first tags page's."""

@@ -45,7 +45,7 @@ from hubspider.registry.content import (
 from hubspider.registry.listing import ListingProblem, read_listing
 from hubspider.registry.meta import CONTENT_ADDRESSED_META, REGISTRY_SCOPE_META
 from hubspider.registry.urls import blob_url, catalog_url, manifest_url, registry_scope, tags_list_url
-from hubspider.spiders.base import HubSpider, estimate, failure_reason
+from hubspider.spiders.base import HubSpider, estimate, failure_reason, tags_progress
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterable
@@ -107,12 +107,7 @@ class RegistrySpider(HubSpider):
         return self.arguments.describe()
 
     def progress(self) -> str:
-        value = self.crawler.stats.get_stats().get
-        return (
-            f"{value(stats.REPOSITORIES_DONE, 0)}/{value(stats.REPOSITORIES_TOTAL, 0)} repositories, "
-            f"{value(stats.TAGS_RECEIVED, 0)}/{value(stats.TAGS_TOTAL, 0)} tags, "
-            f"{value(stats.RECORDS_EXPORTED, 0)} records exported"
-        )
+        return tags_progress(self)
 
     def eta(self, elapsed: float) -> str:
         """By repositories: a tag list gives no count before its last page."""
