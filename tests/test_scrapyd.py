@@ -130,7 +130,7 @@ def scrapyd(tmp_path_factory):
 
 def test_deployed_egg_lists_the_spider(scrapyd):
     spiders = scrapyd.get("listspiders.json", project="hubspider")["spiders"]
-    assert spiders == ["layers", "library", "reference"]
+    assert spiders == ["layers", "library", "reference", "registry"]
 
 
 def test_scheduled_job_exports_the_ground_truth(scrapyd, hub, hub_server):
