@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 DEFAULT_REGISTRY_URL = "https://registry-1.docker.io"
 DEFAULT_REGISTRY_AUTH_URL = "https://auth.docker.io"
+DEFAULT_REGISTRY_PAGE_SIZE = 1000
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -91,7 +92,7 @@ class HubConfig:
     registry_url: str
     registry_auth_url: str
     #: The `n` of a registry's catalog and tag list pages.
-    registry_page_size: int = 1000
+    registry_page_size: int
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> HubConfig:
@@ -110,7 +111,7 @@ class HubConfig:
             registry_auth_url=parse_registry_auth_url(
                 settings.get("HUB_REGISTRY_AUTH_URL", DEFAULT_REGISTRY_AUTH_URL)
             ),
-            registry_page_size=settings.getint("HUB_REGISTRY_PAGE_SIZE", 1000),
+            registry_page_size=settings.getint("HUB_REGISTRY_PAGE_SIZE", DEFAULT_REGISTRY_PAGE_SIZE),
         )
 
     @property
