@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from fakehub.server import LoopbackServer
+from tests.countingserver import CountingServer
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -71,24 +69,16 @@ def make_image(name: str, os: str = "linux", architecture: str = "amd64") -> Ima
     return Image(config, manifest)
 
 
-class HostileRegistry(LoopbackServer):
+class HostileRegistry(CountingServer):
     """Answers `routes[path with query]`, the same for GET and HEAD (no body for HEAD); 404 else."""
 
     def __init__(self) -> None:
         self.routes: dict[str, Answer] = {}
-        self.counts: Counter[str] = Counter()
         #: With `challenge` set, `/v2/` answers 401 naming it as the token service, which
         #: `/token` here plays; every Authorization header received is kept, by path.
         self.challenge: str | None = None
         self.authorizations: list[tuple[str, str]] = []
-        self._lock = threading.Lock()
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
-
-    @property
-    def host(self) -> str:
-        host, port = self.server_address[:2]
-        return f"{host}:{port}"
+        super().__init__(_Handler)
 
     def serve_tag(self, repository: str, tag: str, image: Image, *, head_digest: bool = True) -> None:
         """A tag of a single-platform image: its manifest by tag and by digest, and its config."""
@@ -99,18 +89,6 @@ class HostileRegistry(LoopbackServer):
         self.routes[f"/v2/{repository}/manifests/{tag}"] = answer
         self.routes[f"/v2/{repository}/manifests/{image.digest}"] = answer
         self.routes[f"/v2/{repository}/blobs/{image.config_digest}"] = Answer(200, image.config)
-
-    def count(self, what: str) -> None:
-        with self._lock:
-            self.counts[what] += 1
-
-    def __enter__(self) -> HostileRegistry:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.shutdown()
-        self.server_close()
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from collections import Counter
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 
-from fakehub.server import LoopbackServer
+from tests.countingserver import CountingServer
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -21,19 +19,11 @@ PATH = re.compile(r"^/v2/(?P<name>.+)/(?P<kind>manifests|blobs)/(?P<reference>[^
 REF_NAME = "org.opencontainers.image.ref.name"
 
 
-class LayoutRegistry(LoopbackServer):
+class LayoutRegistry(CountingServer):
     def __init__(self, layout: Path, name: str) -> None:
         self.layout = layout
         self.name = name
-        self.counts: Counter[str] = Counter()
-        self._lock = threading.Lock()
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
-
-    @property
-    def host(self) -> str:
-        host, port = self.server_address[:2]
-        return f"{host}:{port}"
+        super().__init__(_Handler)
 
     def tags(self) -> dict[str, dict[str, Any]]:
         index = json.loads((self.layout / "index.json").read_text())
@@ -46,18 +36,6 @@ class LayoutRegistry(LoopbackServer):
     def blob(self, digest: str) -> bytes | None:
         path = self.layout / "blobs" / "sha256" / digest.removeprefix("sha256:")
         return path.read_bytes() if digest.startswith("sha256:") and path.is_file() else None
-
-    def count(self, what: str) -> None:
-        with self._lock:
-            self.counts[what] += 1
-
-    def __enter__(self) -> LayoutRegistry:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.shutdown()
-        self.server_close()
 
 
 class _Handler(BaseHTTPRequestHandler):
