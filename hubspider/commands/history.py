@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
-from hubspider.arguments import NAME_COMPONENT
 from hubspider.cli import EXIT_NOT_FOUND, StoreCommand, fail
-from hubspider.held.reference import REFERENCE
-from hubspider.registry.urls import DOCKER_HUB_HOSTS, HOST, is_registry_host
+from hubspider.held.image import InputProblem
+from hubspider.held.reference import parse_reference
 
 if TYPE_CHECKING:
     import argparse
@@ -22,36 +22,25 @@ EXPECTED = (
 
 
 def parse_image(reference: str) -> tuple[str, str, str]:
-    """`alpine:3.20`, `bitnami/redis:7` or `alpine` (latest) as namespace, repository, tag. A
-    first component that is a registry host (docker's rule) names an image of a `registry`
-    crawl, whose namespace is the host: `mcr.microsoft.com/dotnet/runtime:8.0` is
-    (`mcr.microsoft.com`, `dotnet/runtime`, `8.0`)."""
-    first, slash, rest = reference.partition("/")
-    if slash and is_registry_host(first):
-        return registry_image(reference, first.lower(), rest)
-    name, _, tag = reference.partition(":")
-    namespace, _, repository = name.rpartition("/")
-    namespace = namespace or "library"
-    tag = tag or "latest"
-    if not NAME_COMPONENT.match(namespace) or not NAME_COMPONENT.match(repository) or "/" in tag:
+    """`alpine:3.20`, `bitnami/redis:7` or `alpine` (latest) as namespace, repository, tag, read
+    as docker reads a reference. A first component that is a registry host names an image of a
+    `registry` crawl, whose namespace is the host: `mcr.microsoft.com/dotnet/runtime:8.0` is
+    (`mcr.microsoft.com`, `dotnet/runtime`, `8.0`); Docker Hub's hosts name Hub's own images."""
+    try:
+        parsed = parse_reference(reference)
+    except InputProblem:
         invalid(reference)
-    return namespace, repository, tag
-
-
-def registry_image(reference: str, host: str, path: str) -> tuple[str, str, str]:
-    """The image at `path` of the registry `host`; Docker Hub's hosts name Hub's own images,
-    which the library crawl stores under their namespace (`docker.io/alpine` is `library/alpine`)."""
-    match = REFERENCE.match(path)
     # A digest pins a manifest, not a tag: history is a tag's.
-    if not HOST.match(host) or match is None or match["digest"]:
+    if "@" in reference:
         invalid(reference)
-    tag = match["tag"] or "latest"
-    if host in DOCKER_HUB_HOSTS:
-        namespace, _, repository = match["name"].rpartition("/")
-        if "/" in namespace:
+    if parsed.registry_url is None:
+        # Docker Hub names have one namespace (`library/` where none is given).
+        if "/" in parsed.namespace:
             invalid(reference)
-        return namespace or "library", repository, tag
-    return host, match["name"], tag
+        return parsed.namespace, parsed.repository, parsed.reference
+    host = urlsplit(parsed.registry_url).netloc.lower()
+    path = "/".join(part for part in (parsed.namespace, parsed.repository) if part)
+    return host, path, parsed.reference
 
 
 def invalid(reference: str) -> NoReturn:
