@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 from benchmarks.bench import exported
 from fakehub import DistributionRegistry, make_distribution
-from fakehub.content import INDEX_TYPES, ImageContent
+from fakehub.content import ImageContent
 from fakehub.distribution import TAGGED
 from hubspider import settings as project_settings
 
@@ -127,51 +127,8 @@ def minimum(distribution: Distribution, page_size: int, catalog_all_at_once: boo
 
 
 def truth(distribution: Distribution, host: str) -> list[str]:
-    """The records `Distribution.expected()` implies, as `exported` shapes them: one a platform
-    image of each tag (attestations are not among `images`), and one for an index's own digest."""
-    records = []
-    for repository, found in distribution.expected().items():
-        for tag, target in found["tags"].items():
-            common = {
-                "namespace": host,
-                "repository": repository,
-                "tag": tag,
-                "image": f"{host}/{repository}:{tag}",
-                "tag_digest": target["digest"],
-                "media_type": target["media_type"],
-                "last_pushed": None,
-            }
-            for image in target["images"]:
-                variant = image["variant"]
-                platform = f"{image['os']}/{image['architecture']}" + (f"/{variant}" if variant else "")
-                records.append(
-                    common
-                    | {
-                        "digest": image["digest"],
-                        "platform": platform,
-                        "kind": "image",
-                        "os": image["os"],
-                        "architecture": image["architecture"],
-                        "variant": variant,
-                        "os_version": image["os_version"],
-                        "size": image["size"],
-                    }
-                )
-            if target["media_type"] in INDEX_TYPES:
-                records.append(
-                    common
-                    | {
-                        "digest": target["digest"],
-                        "platform": None,
-                        "kind": "index",
-                        "os": None,
-                        "architecture": None,
-                        "variant": None,
-                        "os_version": None,
-                        "size": None,
-                    }
-                )
-    return sorted(json.dumps(record, sort_keys=True) for record in records)
+    """The emulator's records for a crawl of it at `host`, as `exported` shapes them."""
+    return sorted(json.dumps(record, sort_keys=True) for record in distribution.expected_records(host))
 
 
 def identities(records: list[str]) -> set[tuple[str, str, str, str | None]]:
