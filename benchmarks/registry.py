@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import re
 import subprocess
@@ -32,8 +31,6 @@ from typing import TYPE_CHECKING
 
 from benchmarks.bench import exported
 from fakehub import DistributionRegistry, make_distribution
-from fakehub.content import ImageContent
-from fakehub.distribution import TAGGED
 from hubspider import settings as project_settings
 
 if TYPE_CHECKING:
@@ -94,36 +91,6 @@ class Launcher:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
-
-
-def minimum(distribution: Distribution, page_size: int, catalog_all_at_once: bool) -> dict[str, int]:
-    """The fewest answers of each kind a complete crawl needs: the catalog and each tag list in
-    pages of `page_size` (a repository the catalog lists and that is unknown still costs its
-    404), one HEAD a tag, one GET a distinct digest (index or single manifest), one config GET a
-    distinct config of the single manifests (alias tags share them; platforms are per repository)."""
-    catalog = distribution.catalog
-    catalog_pages = 1 if catalog_all_at_once else max(1, math.ceil(len(catalog) / page_size))
-    tags_pages = 0
-    indexes: set[str] = set()
-    manifests: set[str] = set()
-    configs: set[tuple[str, str]] = set()
-    for name, repository in distribution.repositories.items():
-        tagged = repository.status == TAGGED
-        tags_pages += max(1, math.ceil(len(repository.tags) / page_size)) if tagged else 1
-        for target in repository.tags.values():
-            if isinstance(target, ImageContent):
-                manifests.add(target.digest)
-                configs.add((name, target.config_digest))
-            else:
-                indexes.add(target.digest)
-    return {
-        "catalog_page": catalog_pages,
-        "tags_page": tags_pages,
-        "manifest_head": distribution.tag_count,
-        "index_get": len(indexes),
-        "manifest_get": len(manifests),
-        "blob_get": len(configs),
-    }
 
 
 def truth(distribution: Distribution, host: str) -> list[str]:
@@ -238,7 +205,7 @@ def report(args: argparse.Namespace, run: Run) -> int:
     expected = truth(run.distribution, run.host)
     exact = records == expected
     same_identities = identities(records) == identities(expected)
-    least = minimum(run.distribution, args.page_size, args.catalog_all_at_once)
+    least = run.distribution.fewest_requests(args.page_size, catalog_all_at_once=args.catalog_all_at_once)
     tags = run.distribution.tag_count
     requests = sum(counts.values())  # the refused (401, 429) and the tokens too: all the crawl sent
     wall = crawl.wall

@@ -228,6 +228,33 @@ class Distribution:
                     )
         return records
 
+    def fewest_requests(self, page_size: int, *, catalog_all_at_once: bool = False) -> dict[str, int]:
+        """The fewest answers of each kind (`counts`' keys) a complete crawl needs: the catalog
+        and each tag list in pages of `page_size` (the repository that answers 404 still costs
+        its one), one HEAD a tag, one GET a distinct digest (index or single manifest), and one
+        config GET a distinct config of the single manifests, per repository (its scope)."""
+        catalog_pages = 1 if catalog_all_at_once else max(1, math.ceil(len(self.catalog) / page_size))
+        tags_pages = 0
+        indexes: set[str] = set()
+        manifests: set[str] = set()
+        configs: set[tuple[str, str]] = set()
+        for name, repository in self.repositories.items():
+            tags_pages += max(1, math.ceil(len(repository.tags) / page_size))
+            for target in repository.tags.values():
+                if isinstance(target, Index):
+                    indexes.add(target.digest)
+                else:
+                    manifests.add(target.digest)
+                    configs.add((name, target.config_digest))
+        return {
+            "catalog_page": catalog_pages,
+            "tags_page": tags_pages,
+            "manifest_head": self.tag_count,
+            "index_get": len(indexes),
+            "manifest_get": len(manifests),
+            "blob_get": len(configs),
+        }
+
     def distinct_digests(self) -> set[str]:
         """The digests tags point to: one manifest GET each (no digest is in two repositories)."""
         return {
