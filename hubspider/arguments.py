@@ -11,6 +11,8 @@ from hubspider.registry.urls import DOCKER_HUB_HOSTS, HOST, registry_url_of
 
 # A path component of an image name, from the distribution reference grammar.
 NAME_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
+# A registry's repository path (`dotnet/runtime`): name components joined by `/`.
+REPOSITORY_PATH = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+|/)[a-z0-9]+)*$")
 MAX_NAME_LENGTH = 255
 # The start of repository paths: whole components, perhaps a separator after the last.
 PATH_PREFIX = re.compile(r"^[a-z0-9]+(?:(?:[._/]|__|-+)[a-z0-9]+)*[._/-]?$")
@@ -167,11 +169,16 @@ def _repository_paths(repos: Any) -> tuple[str, ...] | None:
     if not any(names):
         raise ArgumentError("repos is empty: give repository paths separated by commas, e.g. dotnet/runtime")
     for name in names:
-        if not all(NAME_COMPONENT.match(part) for part in name.split("/")) or len(name) > MAX_NAME_LENGTH:
+        if not is_repository_path(name):
             raise ArgumentError(
                 f"invalid repository {name!r}: expected a path such as dotnet/runtime, in lowercase"
             )
     return tuple(dict.fromkeys(names))
+
+
+def is_repository_path(name: str) -> bool:
+    """Whether `name` is a registry's repository path, as the distribution spec's grammar has it."""
+    return bool(REPOSITORY_PATH.match(name)) and len(name) <= MAX_NAME_LENGTH
 
 
 def _repositories(repos: Any) -> tuple[str, ...] | None:

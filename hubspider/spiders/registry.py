@@ -24,7 +24,7 @@ from scrapy import Request
 from scrapy.spidermiddlewares.httperror import HttpError
 
 from hubspider import stats
-from hubspider.arguments import ArgumentError, RegistryArguments
+from hubspider.arguments import ArgumentError, RegistryArguments, is_repository_path
 from hubspider.items import TagPage
 from hubspider.losses import report_loss
 from hubspider.planning import Continuation, PageDone
@@ -61,7 +61,6 @@ logger = logging.getLogger(__name__)
 CATALOG_SCOPE = "registry:catalog:*"
 # Work begun goes first, so that pages become whole, and leave memory, before new ones are read.
 PRIORITIES = {"repositories": 0, "tags": 1, "head": 2, "manifest": 3, "config": 4}
-REPOSITORY_PATH = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+|/)[a-z0-9]+)*$")
 TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 # The repositories the closing summary names of those the catalog lists and that answer 404.
 NAMED_UNKNOWN = 20
@@ -207,7 +206,7 @@ class RegistrySpider(HubSpider):
             return []
         names = []
         for name in page.names:
-            if not REPOSITORY_PATH.match(name) or len(name) > 255:
+            if not is_repository_path(name):
                 report_loss(
                     self.crawler, "repository", repr(name), f"not a repository name, in {response.url}"
                 )
